@@ -1,0 +1,567 @@
+"""Typed configuration that the application leader owns and every unit reads.
+
+`LeaderConfig` binds a pydantic model to a peer relation. Every unit reads the
+config with attribute access; only the leader writes it; values travel JSON-encoded
+in the peer relation's application databag; and a `changed` event fires on every
+unit, the leader included, exactly when that unit's view of the config changes.
+
+## Set-up
+
+Declare a peer endpoint in `charmcraft.yaml` and add `pydantic>=2,<3` to the
+charm's dependencies:
+
+```yaml
+peers:
+  cluster:
+    interface: my_app_cluster
+```
+
+## Example
+
+```python
+from typing import Literal
+
+import ops
+import pydantic
+
+from charms.leader_config.v0.leader_config import LeaderConfig, LeaderConfigChangedEvent
+
+
+class Shared(pydantic.BaseModel):
+    log_level: Literal["debug", "info"] = "info"
+    members: list[str] = []
+
+
+class MyCharm(ops.CharmBase):
+    def __init__(self, framework: ops.Framework):
+        super().__init__(framework)
+        self.shared = LeaderConfig(self, "cluster", Shared)
+        framework.observe(self.shared.on.changed, self._on_shared_changed)
+        framework.observe(self.on.config_changed, self._on_config_changed)
+
+    def _on_config_changed(self, event: ops.ConfigChangedEvent):
+        if self.unit.is_leader() and self.model.get_relation("cluster"):
+            self.shared.update(log_level=self.config["log-level"])
+
+    def _on_shared_changed(self, event: LeaderConfigChangedEvent):
+        cfg = self.shared.get()  # Shared | None
+        if cfg is not None and "log_level" in event.changed:
+            self.unit.status = ops.ActiveStatus(f"log level {cfg.log_level}")
+```
+
+## Reading and writing
+
+- `get()` returns the config on any unit, or `None` while there is nothing to
+  read (no peer relation yet, as in `install`, or nothing published). Missing
+  keys read as the schema's defaults; keys the schema does not know are ignored.
+  Each call returns a fresh copy: changing it changes nothing stored.
+- Writes are for the leader: `update(**changes)` merges field values, `set(config)`
+  replaces the whole config, and `with edit() as cfg:` yields a mutable copy that
+  is validated and written when the block exits (nothing is written if it raises).
+  A write sends only the keys whose value changed, in one `relation-set`; a write
+  that changes nothing sends nothing and emits nothing. Every write publishes the
+  complete config, defaults included.
+- The leader also publishes the complete config by itself as soon as it holds
+  leadership and the peer relation exists (and after an upgrade adds fields), so
+  followers never guess and a later change of a default in code does not change a
+  running application.
+- `prefix="app-"` lets several `LeaderConfig` objects share one peer relation:
+  each reads and writes only its own keys (`prefix + key`).
+
+## The changed event
+
+`on.changed` (`LeaderConfigChangedEvent`) fires on each unit whose view differs
+from the one it last handled: on the leader right after its own effective write
+(Juju does not send `relation-changed` to the writer), on a follower in the first
+peer `relation-created`, `relation-joined` or `relation-changed`, `leader-elected`,
+`upgrade-charm` or `start` hook in which the change is visible. `event.changed` is a
+frozenset of the field names whose value changed (all of them on a unit's first
+view). The event carries only names, so `event.defer()` is safe; call `get()` for
+values. What a unit last handled is kept in its stored state, which a Kubernetes
+pod loses when it is recreated: the event may then repeat once, so make handlers
+idempotent.
+
+## Errors
+
+Every run-time error derives from `LeaderConfigError`:
+
+- `NotLeaderError`: a write on a unit that is not the leader (checked at write
+  time) or whose `relation-set` Juju refused. Write only when `unit.is_leader()`.
+- `NotReadyError`: a write before the peer relation exists (during `install`).
+  Write again from a later hook; the leader publishes defaults by itself.
+- `InvalidConfigError` (also a `ValueError`): stored data that cannot be decoded or
+  validated, from `get()`, `update()` or `edit()`; it names the databag keys and the
+  reason. `set()` overwrites such data. The library's own handlers log a warning
+  and do not emit instead of failing the hook.
+
+Misuse raises at once: an unknown field name or an invalid value raises
+`ValueError` (pydantic's `ValidationError` is one) before anything is written; a
+relation name that is not a peer endpoint raises `ValueError` at construction.
+
+## Wire format
+
+One key per field, `prefix + (alias or name)`, each value `json.dumps` of the
+field's JSON-mode dump, exactly as `ops.Relation.save` writes it (dict keys and
+sets sorted, so equal values always encode alike). `relation.load(Shared, app)`
+reads what `LeaderConfig` writes, and `LeaderConfig` reads what
+`relation.save(config, app)` writes. Keys that are not the object's own are never
+touched.
+
+## Evolving a schema
+
+- Adding a field: give it a default. Units on the old revision ignore the key;
+  the new leader publishes it after `upgrade-charm`.
+- Removing a field: old units read its absence as their default, so remove only
+  fields that have one. The key stays in the databag, ignored, until the charm
+  deletes it.
+- Renaming a field: keep the databag key with `Field(alias="old-name")`.
+- Changing a type or narrowing a value: only compatibly, or units still on the
+  old revision raise `InvalidConfigError` from `get()` until they are upgraded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Generator, Mapping
+from contextlib import contextmanager
+from typing import Any, Generic, TypeVar
+
+import ops
+import pydantic
+
+LIBID = "4c9d7f3a1e6b4d2f8a5c0e9b7d3f1a26"
+LIBAPI = 0
+LIBPATCH = 1
+PYDEPS = ["pydantic>=2,<3"]
+
+logger = logging.getLogger(__name__)
+
+ConfigT = TypeVar("ConfigT", bound=pydantic.BaseModel)
+
+
+# Errors
+
+
+class LeaderConfigError(Exception):
+    """Base class of the errors that `LeaderConfig` raises at run time.
+
+    Attributes:
+        relation_name: the peer endpoint the failing `LeaderConfig` is bound to.
+    """
+
+    def __init__(self, message: str, *, relation_name: str):
+        super().__init__(message)
+        self.relation_name = relation_name
+
+
+class NotLeaderError(LeaderConfigError):
+    """Raised by `update()`, `set()` and `edit()` on a unit that is not the leader.
+
+    Also raised, with Juju's error chained, when Juju refuses the `relation-set`
+    because leadership was lost during the hook. Only the leader writes; check
+    `self.unit.is_leader()` first, or let the leader do the write.
+    """
+
+
+class NotReadyError(LeaderConfigError):
+    """Raised by `update()`, `set()` and `edit()` before the peer relation exists.
+
+    The peer relation does not exist during `install`. Write from a later hook
+    (`leader-elected`, `config-changed`, the peer `relation-created`).
+    """
+
+
+class InvalidConfigError(LeaderConfigError, ValueError):
+    """Raised when the data stored in the databag cannot be decoded or validated.
+
+    `get()`, `update()` and `edit()` raise it; `set()` overwrites the bad data.
+    Usually a unit on an older revision is reading data from a newer schema: it
+    goes away when the unit is upgraded.
+
+    Attributes:
+        keys: the databag keys at fault (sorted).
+    """
+
+    def __init__(self, message: str, *, relation_name: str, keys: tuple[str, ...]):
+        super().__init__(message, relation_name=relation_name)
+        self.keys = keys
+
+
+# Events
+
+
+class LeaderConfigChangedEvent(ops.EventBase):
+    """This unit's view of the shared config changed; call `get()` for values.
+
+    Attributes:
+        changed: the names of the fields whose value changed (every field on a
+            unit's first view).
+    """
+
+    def __init__(self, handle: ops.Handle, changed: frozenset[str] = frozenset()):
+        super().__init__(handle)
+        self.changed = changed
+
+    def snapshot(self) -> dict[str, Any]:
+        """Return the field names only, so a deferred event holds no values."""
+        return {"changed": sorted(self.changed)}
+
+    def restore(self, snapshot: dict[str, Any]) -> None:
+        """Restore the field names saved by `snapshot()`."""
+        self.changed = frozenset(snapshot["changed"])
+
+
+class LeaderConfigEvents(ops.ObjectEvents):
+    """The events of a `LeaderConfig`, exposed as its `on` attribute."""
+
+    changed = ops.EventSource(LeaderConfigChangedEvent)
+
+
+# Encoding
+
+
+def _digest(*parts: str) -> str:
+    # Length prefixes keep ("ab", "c") and ("a", "bc") apart.
+    digest = hashlib.blake2b(digest_size=16)
+    for part in parts:
+        data = part.encode()
+        digest.update(len(data).to_bytes(8, "big"))
+        digest.update(data)
+    return digest.hexdigest()
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)
+
+
+class _Codec(Generic[ConfigT]):
+    """Maps a schema's fields to databag keys and encodes, decodes and validates."""
+
+    def __init__(self, schema: type[ConfigT], prefix: str, relation_name: str):
+        self.schema = schema
+        self.relation_name = relation_name
+        self.aliases: dict[str, str] = {}  # field name -> the name pydantic reads and dumps
+        for name, field in schema.model_fields.items():
+            alias = field.alias or name
+            if (
+                field.exclude
+                or field.validation_alias not in (None, field.alias)
+                or field.serialization_alias not in (None, field.alias)
+            ):
+                raise ValueError(
+                    f"{schema.__name__}.{name}: LeaderConfig supports plain fields and"
+                    " Field(alias=...), not exclude, validation_alias or serialization_alias"
+                )
+            self.aliases[name] = alias
+        self.keys = {name: prefix + alias for name, alias in self.aliases.items()}
+        self._names_by_alias = {alias: name for name, alias in self.aliases.items()}
+
+    def encode(self, config: ConfigT) -> dict[str, str]:
+        """Return each field's wire value, by field name."""
+        dumped = config.model_dump(mode="json", by_alias=True)
+        encoded: dict[str, str] = {}
+        for name, alias in self.aliases.items():
+            value = dumped[alias]
+            if isinstance(getattr(config, name), (set, frozenset)):
+                value = sorted(value, key=_dumps)
+            encoded[name] = _dumps(value)
+        return encoded
+
+    def decode(self, raw: Mapping[str, str]) -> ConfigT:
+        """Validate the own keys `raw` holds, by databag key; raise InvalidConfigError."""
+        data: dict[str, Any] = {}
+        problems: dict[str, str] = {}
+        for name, key in self.keys.items():
+            if key in raw:
+                try:
+                    data[self.aliases[name]] = json.loads(raw[key])
+                except ValueError as e:
+                    problems[key] = f"not JSON ({e})"
+        if not problems:
+            try:
+                return self.schema.model_validate(data)
+            except pydantic.ValidationError as e:
+                for error in e.errors(include_url=False):
+                    location = error["loc"]
+                    name = self._names_by_alias.get(str(location[0])) if location else None
+                    # A model-level validator names no field: every key took part.
+                    for key in [self.keys[name]] if name else sorted(raw):
+                        problems.setdefault(key, error["msg"])
+                raise self._invalid(problems) from e
+        raise self._invalid(problems)
+
+    def validate(self, data: Mapping[str, Any]) -> ConfigT:
+        """Validate field values given by alias; raise pydantic's ValidationError."""
+        return self.schema.model_validate(dict(data))
+
+    def revalidate(self, config: ConfigT) -> ConfigT:
+        """Validate a model that may have been changed after it was built."""
+        return self.validate(config.model_dump(by_alias=True))
+
+    def _invalid(self, problems: dict[str, str]) -> InvalidConfigError:
+        detail = "; ".join(f"{key!r}: {reason}" for key, reason in sorted(problems.items()))
+        return InvalidConfigError(
+            f"the shared config in the {self.relation_name!r} application databag is"
+            f" invalid for {self.schema.__name__}: {detail}",
+            relation_name=self.relation_name,
+            keys=tuple(sorted(problems)),
+        )
+
+
+# The object
+
+
+class LeaderConfig(ops.Object, Generic[ConfigT]):
+    """Typed config that the leader writes and every unit reads, over a peer relation.
+
+    Args:
+        charm: the charm that owns this object.
+        relation_name: the peer endpoint whose application databag holds the config.
+        schema: the pydantic model of the config.
+        prefix: a string put before every databag key, so that several objects can
+            share one peer relation.
+
+    Raises:
+        ValueError: if `relation_name` is not a peer endpoint of the charm, or the
+            schema uses field options that the wire format cannot carry.
+        TypeError: if `schema` is not a pydantic model class.
+
+    Example::
+
+        self.shared = LeaderConfig(self, "cluster", Shared)
+        framework.observe(self.shared.on.changed, self._on_shared_changed)
+    """
+
+    on = LeaderConfigEvents()  # pyright: ignore[reportIncompatibleMethodOverride, reportAssignmentType]
+    _stored = ops.StoredState()
+
+    def __init__(
+        self,
+        charm: ops.CharmBase,
+        relation_name: str,
+        schema: type[ConfigT],
+        *,
+        prefix: str = "",
+    ):
+        if relation_name not in charm.meta.peers:
+            peers = ", ".join(sorted(charm.meta.peers)) or "none"
+            raise ValueError(
+                f"{relation_name!r} is not a peer endpoint of {charm.meta.name!r}"
+                f" (peer endpoints: {peers})"
+            )
+        if not (isinstance(schema, type) and issubclass(schema, pydantic.BaseModel)):  # pyright: ignore[reportUnnecessaryIsInstance]
+            raise TypeError(f"schema must be a pydantic model class, not {schema!r}")
+        super().__init__(charm, f"{relation_name}:{prefix}")
+        self._relation_name = relation_name
+        self._codec = _Codec(schema, prefix, relation_name)
+        self._decoded: tuple[dict[str, str], ConfigT] | None = None
+        # What this unit last handled: a digest of its own raw keys, and one per field.
+        self._stored.set_default(fingerprint="", digests={})
+        peer_events = charm.on[relation_name]
+        for event in (
+            peer_events.relation_created,
+            peer_events.relation_joined,
+            peer_events.relation_changed,
+            charm.on.leader_elected,
+            charm.on.upgrade_charm,
+            charm.on.start,
+        ):
+            self.framework.observe(event, self._on_hook)
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(relation_name={self._relation_name!r},"
+            f" schema={self._codec.schema.__name__})"
+        )
+
+    def get(self) -> ConfigT | None:
+        """Return this unit's view of the config, or None if there is none yet.
+
+        None means there is no peer relation yet (as in `install`) or the leader
+        has not published. Any unit may call it.
+
+        Returns:
+            A fresh copy of the config; changing it changes nothing stored.
+
+        Raises:
+            InvalidConfigError: if the stored data cannot be decoded or validated.
+        """
+        relation = self.model.get_relation(self._relation_name)
+        if relation is None:
+            return None
+        config = self._decode(self._read(relation))
+        return None if config is None else config.model_copy(deep=True)
+
+    def update(self, **changes: Any) -> None:
+        """Change the given fields, keeping the others; leader only.
+
+        Example::
+
+            self.shared.update(log_level="debug")
+
+        Args:
+            changes: new values, by field name.
+
+        Raises:
+            ValueError: for an unknown field name or an invalid value (pydantic's
+                ValidationError), before anything is written.
+            NotLeaderError: if this unit is not the leader.
+            NotReadyError: if the peer relation does not exist yet.
+            InvalidConfigError: if the stored config is invalid (use `set()`).
+        """
+        unknown = sorted(changes.keys() - self._codec.aliases.keys())
+        if unknown:
+            raise ValueError(
+                f"unknown field(s) {', '.join(unknown)} for {self._codec.schema.__name__}"
+                f" (fields: {', '.join(self._codec.aliases)})"
+            )
+        relation = self._writable_relation()
+        current = self._decode(self._read(relation))
+        data = current.model_dump(by_alias=True) if current is not None else {}
+        data.update({self._codec.aliases[name]: value for name, value in changes.items()})
+        self._write(relation, self._codec.validate(data))
+
+    def set(self, config: ConfigT) -> None:
+        """Replace the whole config; leader only.
+
+        Args:
+            config: the new config, an instance of the schema.
+
+        Raises:
+            TypeError: if `config` is not an instance of the schema.
+            ValueError: if `config` no longer validates, before anything is written.
+            NotLeaderError: if this unit is not the leader.
+            NotReadyError: if the peer relation does not exist yet.
+        """
+        if not isinstance(config, self._codec.schema):
+            raise TypeError(
+                f"set() takes a {self._codec.schema.__name__}, not {type(config).__name__}"
+            )
+        relation = self._writable_relation()
+        self._write(relation, self._codec.revalidate(config))
+
+    @contextmanager
+    def edit(self) -> Generator[ConfigT, None, None]:
+        """Yield a mutable copy of the config and write it when the block exits; leader only.
+
+        Nothing is written if the block raises. With nothing published yet, the
+        copy holds the schema's defaults.
+
+        Example::
+
+            with self.shared.edit() as cfg:
+                cfg.members.append(unit_name)
+
+        Raises:
+            ValueError: if the edited copy is invalid, before anything is written;
+                or, with nothing published, if the schema has required fields.
+            NotLeaderError: if this unit is not the leader.
+            NotReadyError: if the peer relation does not exist yet.
+            InvalidConfigError: if the stored config is invalid (use `set()`).
+        """
+        relation = self._writable_relation()
+        current = self._decode(self._read(relation))
+        draft = current.model_copy(deep=True) if current is not None else self._codec.validate({})
+        yield draft
+        self._write(relation, self._codec.revalidate(draft))
+
+    # Internals
+
+    def _read(self, relation: ops.Relation) -> dict[str, str]:
+        """Return this object's own keys from the application databag."""
+        databag = relation.data[self.model.app]
+        return {key: databag[key] for key in self._codec.keys.values() if key in databag}
+
+    def _decode(self, raw: dict[str, str]) -> ConfigT | None:
+        if not raw:
+            return None
+        # Decoding is cached for as long as the raw data stays the same (one hook).
+        if self._decoded is None or self._decoded[0] != raw:
+            self._decoded = (raw, self._codec.decode(raw))
+        return self._decoded[1]
+
+    def _writable_relation(self) -> ops.Relation:
+        relation = self.model.get_relation(self._relation_name)
+        if relation is None:
+            raise NotReadyError(
+                f"cannot write the shared config yet: the {self._relation_name!r} peer"
+                " relation does not exist (it is created after install)",
+                relation_name=self._relation_name,
+            )
+        if not self.model.unit.is_leader():
+            raise NotLeaderError(
+                f"{self.model.unit.name} is not the leader: only the leader can write"
+                f" the shared config in {self._relation_name!r}",
+                relation_name=self._relation_name,
+            )
+        return relation
+
+    def _write(self, relation: ops.Relation, config: ConfigT) -> None:
+        """Send the keys whose value changed in one relation-set, then emit if need be."""
+        encoded = self._codec.encode(config)
+        current = self._read(relation)
+        changes = {
+            self._codec.keys[name]: value
+            for name, value in encoded.items()
+            if current.get(self._codec.keys[name]) != value
+        }
+        if changes:
+            try:
+                relation.data[self.model.app].update(changes)
+            except ops.RelationNotFoundError as e:
+                raise NotReadyError(
+                    f"the {self._relation_name!r} peer relation is gone",
+                    relation_name=self._relation_name,
+                ) from e
+            except ops.ModelError as e:
+                raise NotLeaderError(
+                    f"Juju refused to write the shared config in {self._relation_name!r}"
+                    f" from {self.model.unit.name}: leadership was lost",
+                    relation_name=self._relation_name,
+                ) from e
+            current.update(changes)
+            self._decoded = (current, config)
+        self._notice(current, encoded)
+
+    def _notice(self, raw: dict[str, str], encoded: dict[str, str]) -> None:
+        """Record the view this unit now handles, emitting `changed` if it differs."""
+        digests = {name: _digest(value) for name, value in encoded.items()}
+        previous: dict[str, str] = dict(self._stored.digests)
+        changed = frozenset(
+            name
+            for name in digests.keys() | previous.keys()
+            if digests.get(name) != previous.get(name)
+        )
+        self._stored.fingerprint = self._fingerprint(raw)
+        self._stored.digests = digests
+        if changed:
+            self.on.changed.emit(changed)
+
+    @staticmethod
+    def _fingerprint(raw: dict[str, str]) -> str:
+        return _digest(*(part for item in sorted(raw.items()) for part in item))
+
+    def _on_hook(self, _: ops.EventBase) -> None:
+        """Publish missing keys on the leader; notice a changed view on every unit."""
+        relation = self.model.get_relation(self._relation_name)
+        if relation is None:
+            return
+        raw = self._read(relation)
+        incomplete = len(raw) < len(self._codec.keys)
+        must_publish = incomplete and self.model.unit.is_leader()
+        if not must_publish and self._fingerprint(raw) == self._stored.fingerprint:
+            return
+        try:
+            config = self._decode(raw)
+            if must_publish:
+                self._write(relation, config if config is not None else self._codec.validate({}))
+            else:
+                self._notice(raw, self._codec.encode(config) if config is not None else {})
+        except pydantic.ValidationError:
+            # Nothing published and required fields without defaults: the charm's first
+            # write publishes; until then followers see None.
+            logger.debug("%s: not publishing defaults (required fields)", self)
+        except LeaderConfigError as e:
+            logger.warning("%s", e)
