@@ -40,14 +40,13 @@ class SharedCharm(ops.CharmBase):
             self.unit.status = ops.ActiveStatus(f"log_level={cfg.log_level}")
 
 
-def make_context(
-    charm_type: type[ops.CharmBase] = SharedCharm, *, unit_id: int = 0
-) -> testing.Context[ops.CharmBase]:
-    return testing.Context(charm_type, meta=META, unit_id=unit_id)
+def make_context(*, unit_id: int = 0) -> testing.Context[SharedCharm]:
+    """A fresh context for SharedCharm (emitted events accumulate per context)."""
+    return testing.Context(SharedCharm, meta=META, unit_id=unit_id)
 
 
 @pytest.fixture
-def ctx() -> testing.Context[ops.CharmBase]:
+def ctx() -> testing.Context[SharedCharm]:
     return make_context()
 
 

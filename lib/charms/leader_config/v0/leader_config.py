@@ -279,18 +279,19 @@ class _Codec(Generic[ConfigT]):
                     data[self.aliases[name]] = json.loads(raw[key])
                 except ValueError as e:
                     problems[key] = f"not JSON ({e})"
-        if not problems:
-            try:
-                return self.schema.model_validate(data)
-            except pydantic.ValidationError as e:
-                for error in e.errors(include_url=False):
-                    location = error["loc"]
-                    name = self._names_by_alias.get(str(location[0])) if location else None
-                    # A model-level validator names no field: every key took part.
-                    for key in [self.keys[name]] if name else sorted(raw):
-                        problems.setdefault(key, error["msg"])
-                raise self._invalid(problems) from e
-        raise self._invalid(problems)
+        try:
+            config = self.schema.model_validate(data)
+        except pydantic.ValidationError as e:
+            for error in e.errors(include_url=False):
+                location = error["loc"]
+                name = self._names_by_alias.get(str(location[0])) if location else None
+                # A model-level validator names no field: every key took part.
+                for key in [self.keys[name]] if name else sorted(raw):
+                    problems.setdefault(key, error["msg"])
+            raise self._invalid(problems) from e
+        if problems:
+            raise self._invalid(problems)
+        return config
 
     def validate(self, data: Mapping[str, Any]) -> ConfigT:
         """Validate field values given by alias; raise pydantic's ValidationError."""

@@ -1,0 +1,262 @@
+"""Rules for the changed event: every unit, exactly when its view changes, names only."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Any
+
+import ops
+import pytest
+from ops import testing
+
+from charms.leader_config.v0.leader_config import LeaderConfig, LeaderConfigChangedEvent
+from conftest import (
+    META,
+    Shared,
+    app_data,
+    changed_events,
+    follower_state,
+    make_context,
+    peer,
+    peer_of,
+)
+
+ALL_FIELDS = frozenset({"log_level", "members"})
+PUBLISHED = {"log_level": '"info"', "members": "[]"}
+
+
+def _leader_publishes() -> testing.State:
+    ctx = make_context()
+    return ctx.run(ctx.on.leader_elected(), testing.State(leader=True, relations={peer()}))
+
+
+def _relation_changed(ctx: testing.Context[Any], state: testing.State) -> testing.State:
+    return ctx.run(ctx.on.relation_changed(peer_of(state), remote_unit=0), state)
+
+
+def test_the_leader_publishes_the_complete_config_when_elected_and_emits_every_field():
+    ctx = make_context()
+    out = ctx.run(ctx.on.leader_elected(), testing.State(leader=True, relations={peer()}))
+    assert app_data(out) == PUBLISHED
+    assert changed_events(ctx) == [ALL_FIELDS]
+    assert out.unit_status == ops.ActiveStatus("log_level=info")
+
+
+@pytest.mark.parametrize("hook", ["relation_created", "upgrade_charm", "start"])
+def test_the_leader_publishes_in_the_first_hook_where_it_leads_with_a_peer_relation(hook: str):
+    ctx = make_context()
+    state = testing.State(leader=True, relations={peer()})
+    event = (
+        ctx.on.relation_created(peer_of(state))
+        if hook == "relation_created"
+        else getattr(ctx.on, hook)()
+    )
+    out = ctx.run(event, state)
+    assert app_data(out) == PUBLISHED
+    assert changed_events(ctx) == [ALL_FIELDS]
+
+
+def test_a_follower_publishes_nothing():
+    ctx = make_context(unit_id=1)
+    state = testing.State(leader=False, relations={peer(peers=(0,))})
+    out = ctx.run(ctx.on.relation_created(peer_of(state)), state)
+    assert app_data(out) == {}
+    assert changed_events(ctx) == []
+
+
+def test_an_upgrade_that_adds_a_field_publishes_it_without_an_event_for_an_unchanged_view():
+    ctx = make_context()
+    first = ctx.run(
+        ctx.on.leader_elected(),
+        testing.State(leader=True, relations={peer({"log_level": '"debug"'})}),
+    )
+    relation = dataclasses.replace(peer_of(first), local_app_data={"log_level": '"debug"'})
+    ctx = make_context()
+    with ctx(ctx.on.upgrade_charm(), dataclasses.replace(first, relations={relation})) as mgr:
+        out = mgr.run()
+    assert app_data(out) == {"log_level": '"debug"', "members": "[]"}
+    assert changed_events(ctx) == []
+
+
+def test_the_leader_emits_once_after_its_own_effective_write_naming_the_changed_field():
+    published = _leader_publishes()
+    ctx = make_context()
+    with ctx(ctx.on.update_status(), published) as mgr:
+        mgr.charm.shared.update(log_level="debug")
+        mgr.charm.shared.update(log_level="debug")
+        out = mgr.run()
+    assert changed_events(ctx) == [frozenset({"log_level"})]
+    assert out.unit_status == ops.ActiveStatus("log_level=debug")
+
+
+def test_a_leader_relation_changed_for_its_own_write_emits_nothing_more():
+    published = _leader_publishes()
+    ctx = make_context()
+    _relation_changed(ctx, published)
+    assert changed_events(ctx) == []
+
+
+def test_chain_leader_output_to_follower_gives_exactly_one_event_naming_the_changed_field():
+    leader = make_context()
+    with leader(leader.on.update_status(), _leader_publishes()) as mgr:
+        mgr.charm.shared.update(members=["unit-0"])
+        leader_out = mgr.run()
+    follower = make_context(unit_id=1)
+    seen = _relation_changed(follower, follower_state(_leader_publishes()))
+    assert changed_events(follower) == [ALL_FIELDS]  # the follower's first view
+
+    follower = make_context(unit_id=1)
+    relation = dataclasses.replace(
+        peer_of(seen), local_app_data=dict(peer_of(leader_out).local_app_data)
+    )
+    out = _relation_changed(follower, dataclasses.replace(seen, relations={relation}))
+    assert changed_events(follower) == [frozenset({"members"})]
+    assert out.unit_status == ops.ActiveStatus("log_level=info")
+
+    follower = make_context(unit_id=1)
+    _relation_changed(follower, out)
+    assert changed_events(follower) == []
+
+
+@pytest.mark.parametrize(
+    "hook", ["relation_created", "relation_joined", "relation_changed", "upgrade_charm", "start"]
+)
+def test_a_follower_emits_in_the_first_hook_where_the_change_is_visible(hook: str):
+    ctx = make_context(unit_id=1)
+    state = follower_state(_leader_publishes())
+    relation = peer_of(state)
+    events = {
+        "relation_created": ctx.on.relation_created(relation),
+        "relation_joined": ctx.on.relation_joined(relation, remote_unit=0),
+        "relation_changed": ctx.on.relation_changed(relation, remote_unit=0),
+        "upgrade_charm": ctx.on.upgrade_charm(),
+        "start": ctx.on.start(),
+    }
+    ctx.run(events[hook], state)
+    assert changed_events(ctx) == [ALL_FIELDS]
+
+
+def test_a_unit_databag_change_emits_nothing():
+    ctx = make_context(unit_id=1)
+    seen = ctx.run(
+        ctx.on.relation_changed(peer_of(follower_state(_leader_publishes())), remote_unit=0),
+        follower_state(_leader_publishes()),
+    )
+    relation = dataclasses.replace(peer_of(seen), peers_data={0: {"address": "10.0.0.1"}, 2: {}})
+    ctx = make_context(unit_id=1)
+    ctx.run(
+        ctx.on.relation_changed(relation, remote_unit=0),
+        dataclasses.replace(seen, relations={relation}),
+    )
+    assert changed_events(ctx) == []
+
+
+def test_a_rewrite_with_the_same_meaning_emits_nothing():
+    ctx = make_context(unit_id=1)
+    seen = _relation_changed(ctx, follower_state(_leader_publishes()))
+    # Same values, other formatting, and the defaults left out: the view is unchanged.
+    relation = dataclasses.replace(peer_of(seen), local_app_data={"log_level": '  "info"'})
+    ctx = make_context(unit_id=1)
+    _relation_changed(ctx, dataclasses.replace(seen, relations={relation}))
+    assert changed_events(ctx) == []
+
+
+def test_invalid_stored_data_logs_a_warning_and_emits_nothing_without_failing_the_hook(
+    caplog: pytest.LogCaptureFixture,
+):
+    ctx = make_context(unit_id=1)
+    state = testing.State(relations={peer({"log_level": '"trace"'}, peers=(0,))})
+    with caplog.at_level(logging.WARNING):
+        out = _relation_changed(ctx, state)
+    assert changed_events(ctx) == []
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert "'log_level'" in warnings[0].getMessage()
+    # Once the data is valid again the unit sees it, with every field on its first view.
+    relation = dataclasses.replace(peer_of(out), local_app_data={"log_level": '"debug"'})
+    ctx = make_context(unit_id=1)
+    _relation_changed(ctx, dataclasses.replace(out, relations={relation}))
+    assert changed_events(ctx) == [ALL_FIELDS]
+
+
+class DeferringCharm(ops.CharmBase):
+    """Defers the changed event until the `ready` config option is true."""
+
+    def __init__(self, framework: ops.Framework):
+        super().__init__(framework)
+        self.shared = LeaderConfig(self, "cluster", Shared)
+        framework.observe(self.shared.on.changed, self._on_changed)
+
+    def _on_changed(self, event: LeaderConfigChangedEvent) -> None:
+        if not self.config.get("ready"):
+            event.defer()
+            return
+        cfg = self.shared.get()
+        assert cfg is not None
+        self.unit.status = ops.ActiveStatus(f"{sorted(event.changed)} {cfg.log_level}")
+
+
+def test_a_deferred_event_keeps_its_field_names_and_reads_the_current_config():
+    config = {"options": {"ready": {"type": "boolean", "default": False}}}
+    ctx = testing.Context(DeferringCharm, meta=META, config=config, unit_id=1)
+    state = follower_state(_leader_publishes())
+    out = _relation_changed(ctx, state)
+    (deferred,) = out.deferred
+    assert deferred.snapshot_data == {"changed": ["log_level", "members"]}
+    relation = dataclasses.replace(
+        peer_of(out), local_app_data={**PUBLISHED, "log_level": '"debug"'}
+    )
+    ctx = testing.Context(DeferringCharm, meta=META, config=config, unit_id=1)
+    out = ctx.run(
+        ctx.on.update_status(),
+        dataclasses.replace(out, relations={relation}, config={"ready": True}),
+    )
+    assert out.deferred == []
+    # Re-emitted with its own names, reading today's value (the new change is noticed later).
+    assert out.unit_status == ops.ActiveStatus("['log_level', 'members'] debug")
+
+
+def test_the_event_snapshot_holds_only_field_names():
+    event = LeaderConfigChangedEvent(ops.Handle(None, "kind", "key"), frozenset({"b", "a"}))
+    assert event.snapshot() == {"changed": ["a", "b"]}
+    restored = LeaderConfigChangedEvent(ops.Handle(None, "kind", "key"))
+    restored.restore(event.snapshot())
+    assert restored.changed == frozenset({"a", "b"})
+
+
+class TwoConfigsCharm(ops.CharmBase):
+    def __init__(self, framework: ops.Framework):
+        super().__init__(framework)
+        self.first = LeaderConfig(self, "cluster", Shared, prefix="first.")
+        self.second = LeaderConfig(self, "cluster", Shared, prefix="second.")
+        self.seen: list[tuple[str, frozenset[str]]] = []
+        framework.observe(self.first.on.changed, self._on_first_changed)
+        framework.observe(self.second.on.changed, self._on_second_changed)
+
+    def _on_first_changed(self, event: LeaderConfigChangedEvent) -> None:
+        self.seen.append(("first", event.changed))
+
+    def _on_second_changed(self, event: LeaderConfigChangedEvent) -> None:
+        self.seen.append(("second", event.changed))
+
+
+def test_objects_with_prefixes_share_a_relation_and_touch_only_their_own_keys():
+    ctx = testing.Context(TwoConfigsCharm, meta=META)
+    state = testing.State(leader=True, relations={peer({"log_level": '"debug"'})})
+    out = ctx.run(ctx.on.leader_elected(), state)
+    assert app_data(out) == {
+        "log_level": '"debug"',
+        "first.log_level": '"info"',
+        "first.members": "[]",
+        "second.log_level": '"info"',
+        "second.members": "[]",
+    }
+    ctx = testing.Context(TwoConfigsCharm, meta=META)
+    with ctx(ctx.on.update_status(), out) as mgr:
+        mgr.charm.second.update(members=["x"])
+        assert mgr.charm.first.get() == Shared()
+        out = mgr.run()
+    assert app_data(out)["second.members"] == '["x"]'
+    assert app_data(out)["first.members"] == "[]"
+    assert mgr.charm.seen == [("second", frozenset({"members"}))]
