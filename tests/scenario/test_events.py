@@ -260,3 +260,11 @@ def test_objects_with_prefixes_share_a_relation_and_touch_only_their_own_keys():
     assert app_data(out)["second.members"] == '["x"]'
     assert app_data(out)["first.members"] == "[]"
     assert mgr.charm.seen == [("second", frozenset({"members"}))]
+
+
+@pytest.mark.parametrize("hook", ["leader_elected", "start", "upgrade_charm"])
+def test_hooks_before_the_peer_relation_exists_do_nothing(hook: str):
+    ctx = make_context()
+    out = ctx.run(getattr(ctx.on, hook)(), testing.State(leader=True))
+    assert changed_events(ctx) == []
+    assert out.unit_status == ops.UnknownStatus()

@@ -1,0 +1,152 @@
+"""The tester charm: the leader shares two config options; every unit shows them."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import ops
+import pytest
+import yaml
+from ops import testing
+
+from charm import LeaderConfigTesterCharm
+from conftest import app_data, follower_state, peer, peer_of
+
+CHARMCRAFT = yaml.safe_load((Path(__file__).parents[2] / "charmcraft.yaml").read_text())
+
+
+def _tester(*, unit_id: int = 0) -> testing.Context[LeaderConfigTesterCharm]:
+    return testing.Context(
+        LeaderConfigTesterCharm,
+        meta={key: CHARMCRAFT[key] for key in ("name", "peers")},
+        config=CHARMCRAFT["config"],
+        actions=CHARMCRAFT["actions"],
+        unit_id=unit_id,
+    )
+
+
+def _leader(config: dict[str, Any] | None = None) -> testing.State:
+    return testing.State(leader=True, relations={peer()}, config=config or {})
+
+
+def test_install_waits_for_the_leader():
+    ctx = _tester()
+    out = ctx.run(ctx.on.install(), testing.State(leader=True))
+    assert out.unit_status == ops.WaitingStatus("waiting for the leader to share config")
+
+
+@pytest.mark.parametrize("hook", ["leader_elected", "config_changed", "relation_created"])
+def test_the_leader_publishes_its_config_options(hook: str):
+    ctx = _tester()
+    state = _leader({"log-level": "debug", "cluster-name": "prod"})
+    event = (
+        ctx.on.relation_created(peer_of(state))
+        if hook == "relation_created"
+        else getattr(ctx.on, hook)()
+    )
+    out = ctx.run(event, state)
+    assert app_data(out) == {"log_level": '"debug"', "cluster_name": '"prod"'}
+    assert out.unit_status == ops.ActiveStatus("prod: log-level=debug")
+
+
+def test_a_follower_shows_the_leaders_values_and_publishes_nothing():
+    leader = _tester()
+    leader_out = leader.run(leader.on.config_changed(), _leader({"log-level": "debug"}))
+    follower = _tester(unit_id=1)
+    state = dataclasses.replace(follower_state(leader_out), config={"log-level": "error"})
+    out = follower.run(follower.on.relation_changed(peer_of(state), remote_unit=0), state)
+    assert out.unit_status == ops.ActiveStatus("demo: log-level=debug")
+    assert app_data(out) == app_data(leader_out)
+
+
+def test_a_follower_config_change_publishes_nothing():
+    follower = _tester(unit_id=1)
+    state = testing.State(relations={peer(peers=(0,))}, config={"log-level": "debug"})
+    out = follower.run(follower.on.config_changed(), state)
+    assert app_data(out) == {}
+
+
+def test_config_changed_before_the_peer_relation_exists_waits_for_relation_created():
+    ctx = _tester()
+    out = ctx.run(ctx.on.config_changed(), testing.State(leader=True))
+    assert out.unit_status == ops.UnknownStatus()
+
+
+def test_an_invalid_log_level_blocks_the_leader_and_publishes_nothing_new():
+    ctx = _tester()
+    out = ctx.run(ctx.on.config_changed(), _leader({"log-level": "verbose"}))
+    assert out.unit_status == ops.BlockedStatus("invalid config: 1 error(s)")
+    assert "verbose" not in str(app_data(out))
+
+
+@pytest.mark.parametrize("leader", [True, False], ids=["leader", "follower"])
+def test_get_shared_returns_this_units_view_as_json(leader: bool):
+    published = _tester().run(_tester().on.config_changed(), _leader({"cluster-name": "prod"}))
+    state = published if leader else follower_state(published)
+    ctx = _tester(unit_id=0 if leader else 1)
+    ctx.run(ctx.on.action("get-shared"), state)
+    assert ctx.action_results is not None
+    assert json.loads(ctx.action_results["config"]) == {
+        "log_level": "info",
+        "cluster_name": "prod",
+    }
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [({}, "nothing has been shared yet"), ({"log_level": "oops"}, "'log_level'")],
+    ids=["unpublished", "invalid"],
+)
+def test_get_shared_fails_clearly_without_a_valid_view(data: dict[str, str], message: str):
+    ctx = _tester(unit_id=1)
+    state = testing.State(relations={peer(data, peers=(0,))})
+    with pytest.raises(testing.ActionFailed, match=message):
+        ctx.run(ctx.on.action("get-shared"), state)
+
+
+def test_set_shared_writes_on_the_leader():
+    ctx = _tester()
+    published = ctx.run(ctx.on.config_changed(), _leader())
+    ctx = _tester()
+    out = ctx.run(
+        ctx.on.action("set-shared", params={"values": '{"log_level": "error"}'}), published
+    )
+    assert app_data(out)["log_level"] == '"error"'
+    assert out.unit_status == ops.ActiveStatus("demo: log-level=error")
+
+
+def test_set_shared_fails_on_a_follower_saying_only_the_leader_can_write():
+    ctx = _tester(unit_id=1)
+    state = testing.State(relations={peer({"log_level": '"info"'}, peers=(0,))})
+    with pytest.raises(testing.ActionFailed, match="only the leader can write"):
+        ctx.run(ctx.on.action("set-shared", params={"values": '{"log_level": "error"}'}), state)
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ("{not json", "values must be a JSON object"),
+        ('["log_level"]', "values must be a JSON object"),
+        ('{"colour": "red"}', "unknown field"),
+        ('{"log_level": "loud"}', "log_level"),
+    ],
+    ids=["not-json", "not-object", "unknown-field", "invalid-value"],
+)
+def test_set_shared_rejects_bad_values_and_writes_nothing(values: str, message: str):
+    ctx = _tester()
+    published = ctx.run(ctx.on.config_changed(), _leader())
+    ctx = _tester()
+    with pytest.raises(testing.ActionFailed, match=message):
+        ctx.run(ctx.on.action("set-shared", params={"values": values}), published)
+
+
+def test_set_shared_before_the_peer_relation_exists_fails_clearly():
+    ctx = _tester()
+    with pytest.raises(testing.ActionFailed, match="does not exist"):
+        ctx.run(
+            ctx.on.action("set-shared", params={"values": '{"log_level": "error"}'}),
+            testing.State(leader=True),
+        )
