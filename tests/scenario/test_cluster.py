@@ -1,0 +1,315 @@
+"""Rules a whole application relies on, checked on a simulated cluster of the tester charm."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+from typing import Any, TypeVar
+
+import ops
+import pytest
+import yaml
+
+from charm import LeaderConfigTesterCharm
+from charms.leader_config.v0.leader_config import LeaderConfigChangedEvent, NotLeaderError
+from cluster import Cluster, ClusterError, HookRecord
+
+CHARMCRAFT: dict[str, Any] = yaml.safe_load(
+    (pathlib.Path(__file__).parents[2] / "charmcraft.yaml").read_text()
+)
+META = {k: v for k, v in CHARMCRAFT.items() if k not in ("config", "actions")}
+CharmT = TypeVar("CharmT", bound=LeaderConfigTesterCharm)
+ALL_FIELDS = frozenset({"log_level", "cluster_name"})
+DEFAULTS = {"log_level": '"info"', "cluster_name": '"demo"'}
+
+
+def make_cluster(charm_type: type[CharmT]) -> Cluster[CharmT]:
+    return Cluster(
+        charm_type,
+        META,
+        config_meta=CHARMCRAFT["config"],
+        actions=CHARMCRAFT["actions"],
+    )
+
+
+def hooks_of(log: list[HookRecord], unit: int) -> list[str]:
+    return [r.hook for r in log if r.unit == unit]
+
+
+def events_by_hook(log: list[HookRecord], unit: int) -> list[tuple[str, frozenset[str]]]:
+    return [(r.hook, c) for r in log if r.unit == unit and not r.failed for c in r.changed]
+
+
+def test_deployment_in_juju_order_gives_every_unit_the_config_once():
+    cluster = make_cluster(LeaderConfigTesterCharm)
+    cluster.deploy(3)
+
+    assert hooks_of(cluster.log, 0) == [
+        "install",
+        "relation-created",
+        "leader-elected",
+        "config-changed",
+        "start",
+        "cluster-relation-joined(1)",
+        "cluster-relation-changed(1)",
+        "cluster-relation-joined(2)",
+        "cluster-relation-changed(2)",
+    ]
+    assert hooks_of(cluster.log, 2) == [
+        "install",
+        "relation-created",
+        "config-changed",
+        "start",
+        "cluster-relation-joined(0)",
+        "cluster-relation-changed(0)",
+        "cluster-relation-joined(1)",
+        "cluster-relation-changed(1)",
+    ]
+    assert cluster.app_data == DEFAULTS
+    for unit in (0, 1, 2):
+        # Each unit sees the published config in its relation-created hook, and only once.
+        assert events_by_hook(cluster.log, unit) == [("relation-created", ALL_FIELDS)]
+        assert cluster.state(unit).unit_status == ops.ActiveStatus("demo: log-level=info")
+
+
+def test_juju_unit_keys_are_left_alone():
+    cluster = make_cluster(LeaderConfigTesterCharm)
+    cluster.deploy(2)
+    assert cluster.unit_data(0) == {
+        "egress-subnets": "10.1.0.10",
+        "ingress-address": "10.1.0.10",
+        "private-address": "10.1.0.10",
+    }
+    assert cluster.unit_data(1)["ingress-address"] == "10.1.0.11"
+
+
+@pytest.mark.parametrize("order", [[1, 2], [2, 1]])
+def test_a_config_change_reaches_every_follower_with_one_event(order: list[int]):
+    cluster = make_cluster(LeaderConfigTesterCharm)
+    cluster.deploy(3)
+    start = len(cluster.log)
+
+    cluster.configure({"log-level": "debug"})
+
+    assert cluster.app_data == {**DEFAULTS, "log_level": '"debug"'}
+    assert events_by_hook(cluster.log[start:], 0) == [("config-changed", {"log_level"})]
+    for unit in (1, 2):
+        assert events_by_hook(cluster.log[start:], unit) == []
+        assert cluster.pending(unit) == ["cluster-relation-changed(0)"]
+    cluster.settle(order)
+    for unit in (1, 2):
+        assert events_by_hook(cluster.log[start:], unit) == [
+            ("cluster-relation-changed(0)", {"log_level"})
+        ]
+        assert cluster.state(unit).unit_status == ops.ActiveStatus("demo: log-level=debug")
+    assert [r.unit for r in cluster.log[start:] if "changed(" in r.hook] == order
+
+
+def test_the_leader_gets_no_relation_changed_for_its_own_write():
+    cluster = make_cluster(LeaderConfigTesterCharm)
+    cluster.deploy(2)
+    cluster.configure({"cluster-name": "prod"})
+    assert cluster.pending(0) == []
+    assert cluster.pending(1) == ["cluster-relation-changed(0)"]
+
+
+def test_a_new_leader_writes_and_every_other_unit_follows():
+    cluster = make_cluster(LeaderConfigTesterCharm)
+    cluster.deploy(3)
+    cluster.elect(1)
+    start = len(cluster.log)
+
+    cluster.configure({"cluster-name": "prod"}, order=[0])
+
+    assert cluster.app_data == {**DEFAULTS, "cluster_name": '"prod"'}
+    cluster.settle()
+    assert events_by_hook(cluster.log[start:], 1) == [("config-changed", {"cluster_name"})]
+    for unit in (0, 2):
+        assert events_by_hook(cluster.log[start:], unit) == [
+            ("cluster-relation-changed(1)", {"cluster_name"})
+        ]
+        assert cluster.state(unit).unit_status == ops.ActiveStatus("prod: log-level=info")
+
+
+def test_a_new_leader_emits_nothing_when_the_config_is_unchanged():
+    cluster = make_cluster(LeaderConfigTesterCharm)
+    cluster.deploy(3)
+    record = cluster.elect(2)
+    assert record is not None
+    assert record.changed == ()
+    assert cluster.app_data == DEFAULTS
+
+
+def test_a_unit_added_late_sees_the_current_config_with_one_event():
+    cluster = make_cluster(LeaderConfigTesterCharm)
+    cluster.deploy(2)
+    cluster.configure({"log-level": "error", "cluster-name": "late"})
+    cluster.settle()
+    start = len(cluster.log)
+
+    unit = cluster.add_unit()
+    cluster.settle()
+
+    assert unit == 2
+    assert events_by_hook(cluster.log[start:], unit) == [("relation-created", ALL_FIELDS)]
+    assert cluster.changed_events(unit) == [ALL_FIELDS]
+    assert cluster.state(unit).unit_status == ops.ActiveStatus("late: log-level=error")
+    for old in (0, 1):
+        assert events_by_hook(cluster.log[start:], old) == []
+
+
+def test_the_old_leaders_write_raises_not_leader_error_and_changes_nothing():
+    cluster = make_cluster(LeaderConfigTesterCharm)
+    cluster.deploy(3)
+    cluster.elect(1)
+    before = cluster.app_data
+    raised: list[NotLeaderError] = []
+
+    def write(charm: LeaderConfigTesterCharm):
+        try:
+            charm.shared.update(log_level="debug")
+        except NotLeaderError as e:
+            raised.append(e)
+
+    record = cluster.run(0, "update-status", prepare=write)
+
+    assert not record.failed
+    assert len(raised) == 1
+    assert raised[0].relation_name == "cluster"
+    assert record.changed == ()
+    assert cluster.app_data == before
+    assert not cluster.has_pending()
+
+
+def test_the_old_leaders_set_shared_action_fails_and_changes_nothing():
+    cluster = make_cluster(LeaderConfigTesterCharm)
+    cluster.deploy(2)
+    cluster.elect(1)
+    before = cluster.app_data
+
+    record = cluster.run(
+        0, "set-shared-action", params={"values": json.dumps({"log_level": "debug"})}
+    )
+
+    assert not record.failed
+    assert record.changed == ()
+    assert cluster.app_data == before
+    assert not cluster.has_pending()
+
+
+def test_a_failed_hook_commits_nothing_and_its_retry_emits_again():
+    cluster = make_cluster(LeaderConfigTesterCharm)
+    cluster.deploy(2)
+
+    cluster.config["log-level"] = "debug"
+    failed = cluster.run(0, "config-changed", fail=True)
+
+    assert failed.failed
+    assert failed.changed == ({"log_level"},)
+    assert cluster.app_data == DEFAULTS
+    assert not cluster.has_pending()
+    assert cluster.changed_events(0) == [ALL_FIELDS]
+
+    retried = cluster.run(0, "config-changed")
+    assert retried.changed == ({"log_level"},)
+    assert cluster.app_data == {**DEFAULTS, "log_level": '"debug"'}
+    assert cluster.changed_events(0) == [ALL_FIELDS, {"log_level"}]
+
+
+class CrashingCharm(LeaderConfigTesterCharm):
+    """The tester charm, crashing at the end of config-changed when cluster-name is 'crash'."""
+
+    def __init__(self, framework: ops.Framework):
+        super().__init__(framework)
+        framework.observe(self.on.config_changed, self._crash)
+
+    def _crash(self, _: ops.ConfigChangedEvent):
+        if self.config["cluster-name"] == "crash":
+            raise RuntimeError("crash after the write")
+
+
+def test_a_hook_that_raises_loses_its_writes_and_stored_state():
+    cluster = make_cluster(CrashingCharm)
+    cluster.deploy(2)
+
+    cluster.config["cluster-name"] = "crash"
+    record = cluster.run(0, "config-changed")
+
+    assert record.failed
+    assert record.changed == ({"cluster_name"},)
+    assert cluster.app_data == DEFAULTS
+    assert not cluster.has_pending()
+    cluster.config["cluster-name"] = "fixed"
+    assert cluster.run(0, "config-changed").changed == ({"cluster_name"},)
+
+
+def test_a_failed_relation_changed_stays_queued_until_it_succeeds():
+    cluster = make_cluster(LeaderConfigTesterCharm)
+    cluster.deploy(2)
+    cluster.configure({"log-level": "warning"})
+
+    failed = cluster.deliver(1, fail=True)
+    assert failed is not None
+    assert failed.failed
+    assert cluster.pending(1) == ["cluster-relation-changed(0)"]
+    assert cluster.changed_events(1) == [ALL_FIELDS]
+
+    cluster.settle()
+    assert cluster.changed_events(1) == [ALL_FIELDS, {"log_level"}]
+
+
+class DeferringCharm(LeaderConfigTesterCharm):
+    """The tester charm, deferring the changed event while `hold` is set."""
+
+    hold = False
+
+    def _on_shared_changed(self, event: LeaderConfigChangedEvent):
+        if self.hold:
+            event.defer()
+            return
+        super()._on_shared_changed(event)
+
+
+def hold(charm: DeferringCharm):
+    charm.hold = True
+
+
+def test_a_deferred_changed_event_stays_with_its_unit_until_handled():
+    cluster = make_cluster(DeferringCharm)
+    cluster.deploy(2)
+    cluster.configure({"log-level": "debug"})
+
+    record = cluster.deliver(1, prepare=hold)
+
+    assert record is not None
+    assert record.changed == ({"log_level"},)
+
+    assert len(cluster.deferred(1)) == 1
+    assert cluster.deferred(0) == ()
+    assert cluster.state(1).unit_status == ops.ActiveStatus("demo: log-level=info")
+    cluster.run(1, "update-status")
+    assert cluster.deferred(1) == ()
+    assert cluster.state(1).unit_status == ops.ActiveStatus("demo: log-level=debug")
+
+
+def test_removing_the_leader_moves_leadership_and_the_new_leader_writes():
+    cluster = make_cluster(LeaderConfigTesterCharm)
+    cluster.deploy(3)
+
+    cluster.remove_unit(0)
+
+    assert cluster.units == [1, 2]
+    assert cluster.leader == 1
+    assert "leader-elected" in hooks_of(cluster.log, 1)
+    cluster.configure({"log-level": "error"})
+    cluster.settle()
+    assert cluster.changed_events(2)[-1] == {"log_level"}
+    assert cluster.state(2).unit_status == ops.ActiveStatus("demo: log-level=error")
+
+
+def test_asking_for_a_unit_that_is_gone_is_an_error():
+    cluster = make_cluster(LeaderConfigTesterCharm)
+    cluster.deploy(2)
+    cluster.remove_unit(1)
+    with pytest.raises(ClusterError, match="unit/1"):
+        cluster.run(1, "update-status")
