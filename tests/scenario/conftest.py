@@ -86,15 +86,15 @@ def changed_events(ctx: testing.Context[Any]) -> list[frozenset[str]]:
 def follower_state(leader_out: testing.State, *, unit_id: int = 1) -> testing.State:
     """The state a follower sees once the leader's output state has been committed.
 
-    The leader's app databag becomes the follower's; the follower's peers are the
-    leader (unit 0) and the other units.
+    The leader's app databag and app-owned secrets become the follower's; the
+    follower's peers are the leader (unit 0) and the other units.
     """
     relation = peer_of(leader_out)
     peers: dict[int, dict[str, str]] = {u: {} for u in {0, *relation.peers_data} if u != unit_id}
     followed = testing.PeerRelation(
         "cluster", id=relation.id, local_app_data=dict(relation.local_app_data), peers_data=peers
     )
-    return testing.State(leader=False, relations={followed})
+    return testing.State(leader=False, relations={followed}, secrets=leader_out.secrets)
 
 
 @contextmanager

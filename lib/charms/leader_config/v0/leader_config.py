@@ -124,6 +124,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
+import secrets
+import types
+import typing
 from collections.abc import Generator, Mapping
 from contextlib import contextmanager
 from typing import Any, Generic, TypeVar
@@ -133,12 +137,15 @@ import pydantic
 
 LIBID = "4c9d7f3a1e6b4d2f8a5c0e9b7d3f1a26"
 LIBAPI = 0
-LIBPATCH = 1
+LIBPATCH = 2
 PYDEPS = ["pydantic>=2,<3"]
 
 logger = logging.getLogger(__name__)
 
 ConfigT = TypeVar("ConfigT", bound=pydantic.BaseModel)
+
+_SECRET_KEY = re.compile(r"[a-z](?:-?[a-z0-9]){2,}")  # Juju's rule for secret content keys
+_MASK = "**********"
 
 
 # Errors
@@ -189,6 +196,21 @@ class InvalidConfigError(LeaderConfigError, ValueError):
         self.keys = keys
 
 
+class SecretUnavailableError(LeaderConfigError):
+    """Raised when the Juju secret holding secret fields is missing or unreadable.
+
+    `get()`, `update()` and `edit()` raise it, with Juju's error chained where
+    there is one. The leader's `set()` replaces a missing secret with a new one.
+
+    Attributes:
+        fields: the secret fields that could not be read (sorted).
+    """
+
+    def __init__(self, message: str, *, relation_name: str, fields: tuple[str, ...]):
+        super().__init__(message, relation_name=relation_name)
+        self.fields = fields
+
+
 # Events
 
 
@@ -236,15 +258,32 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, sort_keys=True)
 
 
+def _is_secret(annotation: Any) -> bool:
+    """Whether a field is typed `SecretStr` or `SecretStr | None`."""
+    if annotation is pydantic.SecretStr:
+        return True
+    if typing.get_origin(annotation) not in (typing.Union, types.UnionType):
+        return False
+    args = set(typing.get_args(annotation))
+    return pydantic.SecretStr in args and args <= {pydantic.SecretStr, type(None)}
+
+
+def _content_key(alias: str) -> str:
+    """The secret content key for a field: Juju allows only `[a-z0-9-]`, 3 or more."""
+    key = alias.lower().replace("_", "-")
+    return key if _SECRET_KEY.fullmatch(key) else f"field-{key}"
+
+
 class _Codec(Generic[ConfigT]):
-    """Maps a schema's fields to databag keys and encodes, decodes and validates."""
+    """Maps a schema's fields to databag keys (and secret content keys) and validates."""
 
     def __init__(self, schema: type[ConfigT], prefix: str, relation_name: str):
         self.schema = schema
         self.relation_name = relation_name
         self.aliases: dict[str, str] = {}  # field name -> the name pydantic reads and dumps
+        self.content_keys: dict[str, str] = {}  # secret field name -> secret content key
+        self.generated: set[str] = set()  # fields with a default_factory
         for name, field in schema.model_fields.items():
-            alias = field.alias or name
             if (
                 field.exclude
                 or field.validation_alias not in (None, field.alias)
@@ -254,31 +293,62 @@ class _Codec(Generic[ConfigT]):
                     f"{schema.__name__}.{name}: LeaderConfig supports plain fields and"
                     " Field(alias=...), not exclude, validation_alias or serialization_alias"
                 )
-            self.aliases[name] = alias
+            self.aliases[name] = field.alias or name
+            if field.default_factory is not None:
+                self.generated.add(name)
+            if _is_secret(field.annotation):
+                self.content_keys[name] = _content_key(self.aliases[name])
         self.keys = {name: prefix + alias for name, alias in self.aliases.items()}
+        self.secret_id_key = prefix + "secret-id"
         self._names_by_alias = {alias: name for name, alias in self.aliases.items()}
+        self._check_secret_names()
+
+    def _check_secret_names(self) -> None:
+        if not self.content_keys:
+            return
+        if self.secret_id_key in self.keys.values():
+            raise ValueError(
+                f"{self.schema.__name__}: the databag key {self.secret_id_key!r} holds the"
+                " secret's id; rename the field or its alias"
+            )
+        for name, key in self.content_keys.items():
+            if not _SECRET_KEY.fullmatch(key) or list(self.content_keys.values()).count(key) > 1:
+                raise ValueError(
+                    f"{self.schema.__name__}.{name}: cannot map the field to a unique Juju"
+                    f" secret content key (got {key!r}); rename the field or give it an alias"
+                )
 
     def encode(self, config: ConfigT) -> dict[str, str]:
-        """Return each field's wire value, by field name."""
+        """Return each plain (not secret) field's wire value, by field name."""
         dumped = config.model_dump(mode="json", by_alias=True)
         encoded: dict[str, str] = {}
         for name, alias in self.aliases.items():
+            if name in self.content_keys:
+                continue
             value = dumped[alias]
             if isinstance(getattr(config, name), (set, frozenset)):
                 value = sorted(value, key=_dumps)
             encoded[name] = _dumps(value)
         return encoded
 
-    def decode(self, raw: Mapping[str, str]) -> ConfigT:
-        """Validate the own keys `raw` holds, by databag key; raise InvalidConfigError."""
+    def decode(self, raw: Mapping[str, str], secret_values: Mapping[str, str]) -> ConfigT:
+        """Validate `raw` (own keys by databag key) and the secret fields' values.
+
+        Raises:
+            InvalidConfigError: naming the keys at fault.
+        """
         data: dict[str, Any] = {}
         problems: dict[str, str] = {}
         for name, key in self.keys.items():
             if key in raw:
                 try:
-                    data[self.aliases[name]] = json.loads(raw[key])
+                    value = json.loads(raw[key])
                 except ValueError as e:
                     problems[key] = f"not JSON ({e})"
+                    continue
+                if name in self.content_keys:  # the value is a marker, or null for None
+                    value = None if value is None else secret_values.get(name)
+                data[self.aliases[name]] = value
         try:
             config = self.schema.model_validate(data)
         except pydantic.ValidationError as e:
@@ -294,8 +364,24 @@ class _Codec(Generic[ConfigT]):
         return config
 
     def validate(self, data: Mapping[str, Any]) -> ConfigT:
-        """Validate field values given by alias; raise pydantic's ValidationError."""
-        return self.schema.model_validate(dict(data))
+        """Validate field values given by alias; raise pydantic's ValidationError.
+
+        Errors about secret fields (or the whole model) carry a masked input, so
+        that no secret value reaches an exception message or a log.
+        """
+        try:
+            return self.schema.model_validate(dict(data))
+        except pydantic.ValidationError as e:
+            if not self.content_keys:
+                raise
+            secret_aliases = {self.aliases[name] for name in self.content_keys}
+            details: list[Any] = [
+                {**error, "input": _MASK}
+                if not error["loc"] or error["loc"][0] in secret_aliases
+                else error
+                for error in e.errors()
+            ]
+            raise pydantic.ValidationError.from_exception_data(e.title, details) from None
 
     def revalidate(self, config: ConfigT) -> ConfigT:
         """Validate a model that may have been changed after it was built."""
@@ -324,10 +410,17 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         prefix: a string put before every databag key, so that several objects can
             share one peer relation.
 
+    Attributes:
+        secret_label: the label of the application-owned secret that holds the
+            secret fields: `leader-config-<relation_name>`, plus `-<prefix>` if
+            there is a prefix.
+
     Raises:
         ValueError: if `relation_name` is not a peer endpoint of the charm, or the
-            schema uses field options that the wire format cannot carry.
+            schema has fields that the wire format cannot carry.
         TypeError: if `schema` is not a pydantic model class.
+        LeaderConfigError: if the schema has secret fields and this Juju has no
+            secrets (before 3.0.2).
 
     Example::
 
@@ -357,7 +450,20 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         super().__init__(charm, f"{relation_name}:{prefix}")
         self._relation_name = relation_name
         self._codec = _Codec(schema, prefix, relation_name)
+        self.secret_label = f"leader-config-{relation_name}" + (f"-{prefix}" if prefix else "")
+        self._own_keys = [*self._codec.keys.values()]
+        if self._codec.content_keys:
+            self._own_keys.append(self._codec.secret_id_key)
+            if not self.model.juju_version.has_secrets:
+                raise LeaderConfigError(
+                    f"{schema.__name__} has secret fields, which need Juju 3.0.2 or later"
+                    f" (this is Juju {self.model.juju_version})",
+                    relation_name=relation_name,
+                )
+            self.framework.observe(charm.on.secret_remove, self._on_secret_remove)
+        # Per hook: the last decoded config, and the secret with its content.
         self._decoded: tuple[dict[str, str], ConfigT] | None = None
+        self._secret: tuple[str, ops.Secret, dict[str, str]] | None = None
         # What this unit last handled: a digest of its own raw keys, and one per field.
         self._stored.set_default(fingerprint="", digests={})
         peer_events = charm.on[relation_name]
@@ -380,19 +486,21 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
     def get(self) -> ConfigT | None:
         """Return this unit's view of the config, or None if there is none yet.
 
-        None means there is no peer relation yet (as in `install`) or the leader
-        has not published. Any unit may call it.
+        None means there is no peer relation yet (as in `install`), or the leader
+        has not published (a field with a `default_factory` counts as unpublished
+        until the leader has generated and stored it). Any unit may call it.
 
         Returns:
             A fresh copy of the config; changing it changes nothing stored.
 
         Raises:
             InvalidConfigError: if the stored data cannot be decoded or validated.
+            SecretUnavailableError: if the secret holding secret fields is missing.
         """
         relation = self.model.get_relation(self._relation_name)
         if relation is None:
             return None
-        config = self._decode(self._read(relation))
+        config = self._view(self._read(relation))
         return None if config is None else config.model_copy(deep=True)
 
     def update(self, **changes: Any) -> None:
@@ -411,6 +519,7 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
             NotLeaderError: if this unit is not the leader.
             NotReadyError: if the peer relation does not exist yet.
             InvalidConfigError: if the stored config is invalid (use `set()`).
+            SecretUnavailableError: if the secret holding secret fields is missing.
         """
         unknown = sorted(changes.keys() - self._codec.aliases.keys())
         if unknown:
@@ -419,8 +528,8 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
                 f" (fields: {', '.join(self._codec.aliases)})"
             )
         relation = self._writable_relation()
-        current = self._decode(self._read(relation))
-        data = current.model_dump(by_alias=True) if current is not None else {}
+        raw = self._read(relation)
+        data = self._load(raw).model_dump(by_alias=True) if raw else {}
         data.update({self._codec.aliases[name]: value for name, value in changes.items()})
         self._write(relation, self._codec.validate(data))
 
@@ -461,27 +570,76 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
             NotLeaderError: if this unit is not the leader.
             NotReadyError: if the peer relation does not exist yet.
             InvalidConfigError: if the stored config is invalid (use `set()`).
+            SecretUnavailableError: if the secret holding secret fields is missing.
         """
         relation = self._writable_relation()
-        current = self._decode(self._read(relation))
-        draft = current.model_copy(deep=True) if current is not None else self._codec.validate({})
+        raw = self._read(relation)
+        draft = self._load(raw).model_copy(deep=True) if raw else self._codec.validate({})
         yield draft
         self._write(relation, self._codec.revalidate(draft))
 
-    # Internals
+    # Reading
 
     def _read(self, relation: ops.Relation) -> dict[str, str]:
         """Return this object's own keys from the application databag."""
         databag = relation.data[self.model.app]
-        return {key: databag[key] for key in self._codec.keys.values() if key in databag}
+        return {key: databag[key] for key in self._own_keys if key in databag}
 
-    def _decode(self, raw: dict[str, str]) -> ConfigT | None:
-        if not raw:
+    def _view(self, raw: dict[str, str]) -> ConfigT | None:
+        """The config as the charm sees it: None until published, generated values included."""
+        if not raw or any(self._codec.keys[name] not in raw for name in self._codec.generated):
             return None
-        # Decoding is cached for as long as the raw data stays the same (one hook).
+        return self._load(raw)
+
+    def _load(self, raw: dict[str, str]) -> ConfigT:
+        """Decode `raw`, filling missing fields with defaults (the leader's starting point)."""
+        # Cached for as long as the raw data stays the same (one hook).
         if self._decoded is None or self._decoded[0] != raw:
-            self._decoded = (raw, self._codec.decode(raw))
+            self._decoded = (raw, self._codec.decode(raw, self._secret_values(raw)))
         return self._decoded[1]
+
+    def _secret_values(self, raw: dict[str, str]) -> dict[str, str]:
+        """The values of the secret fields that `raw` marks as set, by field name."""
+        names = [
+            name
+            for name in self._codec.content_keys
+            if raw.get(self._codec.keys[name], "null") != "null"
+        ]
+        if not names:
+            return {}
+        _, _, content = self._fetch_secret(raw, names)
+        missing = [name for name in names if self._codec.content_keys[name] not in content]
+        if missing:
+            raise self._unavailable(missing, "the secret does not hold them")
+        return {name: content[self._codec.content_keys[name]] for name in names}
+
+    def _fetch_secret(
+        self, raw: dict[str, str], names: list[str]
+    ) -> tuple[str, ops.Secret, dict[str, str]]:
+        """The config's secret id, secret and content, fetched at most once per hook."""
+        key = self._codec.secret_id_key
+        try:
+            secret_id = json.loads(raw[key])
+        except (KeyError, ValueError) as e:
+            raise self._unavailable(names, f"the databag key {key!r} holds no secret id") from e
+        if self._secret is None or self._secret[0] != secret_id:
+            try:
+                secret = self.model.get_secret(id=secret_id)
+                # Units of the owning application track revisions too: ask for the latest.
+                self._secret = (secret_id, secret, secret.get_content(refresh=True))
+            except ops.ModelError as e:  # SecretNotFoundError is one
+                raise self._unavailable(names, f"Juju cannot read {secret_id}") from e
+        return self._secret
+
+    def _unavailable(self, names: list[str], reason: str) -> SecretUnavailableError:
+        return SecretUnavailableError(
+            f"cannot read secret field(s) {', '.join(sorted(names))} of the shared config"
+            f" in {self._relation_name!r}: {reason}",
+            relation_name=self._relation_name,
+            fields=tuple(sorted(names)),
+        )
+
+    # Writing
 
     def _writable_relation(self) -> ops.Relation:
         relation = self.model.get_relation(self._relation_name)
@@ -501,13 +659,15 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
 
     def _write(self, relation: ops.Relation, config: ConfigT) -> None:
         """Send the keys whose value changed in one relation-set, then emit if need be."""
-        encoded = self._codec.encode(config)
-        current = self._read(relation)
+        raw = self._read(relation)
+        plain = self._codec.encode(config)
         changes = {
             self._codec.keys[name]: value
-            for name, value in encoded.items()
-            if current.get(self._codec.keys[name]) != value
+            for name, value in plain.items()
+            if raw.get(self._codec.keys[name]) != value
         }
+        if self._codec.content_keys:
+            changes.update(self._write_secret(raw, config))
         if changes:
             try:
                 relation.data[self.model.app].update(changes)
@@ -522,13 +682,69 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
                     f" from {self.model.unit.name}: leadership was lost",
                     relation_name=self._relation_name,
                 ) from e
-            current.update(changes)
-            self._decoded = (current, config)
-        self._notice(current, encoded)
+            raw.update(changes)
+            raw = {key: value for key, value in raw.items() if value}
+        self._decoded = (raw, config)
+        self._notice(raw, self._wire(plain, raw))
 
-    def _notice(self, raw: dict[str, str], encoded: dict[str, str]) -> None:
+    def _write_secret(self, raw: dict[str, str], config: ConfigT) -> dict[str, str]:
+        """Bring the secret in line with `config`; return the databag changes this needs.
+
+        A secret field's databag key holds a marker: `null` for None, otherwise a
+        random token that changes with the value (never derived from it), so that a
+        change reaches followers as relation-changed and names the field.
+        """
+        wanted: dict[str, str] = {}
+        for name, content_key in self._codec.content_keys.items():
+            value: pydantic.SecretStr | None = getattr(config, name)
+            if value is not None:
+                wanted[content_key] = value.get_secret_value()
+        secret_id, secret, current = "", None, {}
+        if self._codec.secret_id_key in raw:
+            try:
+                secret_id, secret, current = self._fetch_secret(
+                    raw, list(self._codec.content_keys)
+                )
+            except SecretUnavailableError as e:
+                if not isinstance(e.__cause__, ops.SecretNotFoundError):
+                    raise
+                logger.warning("%s: the secret is gone; writing a new one", self)
+        changes: dict[str, str] = {}
+        for name, content_key in self._codec.content_keys.items():
+            key = self._codec.keys[name]
+            marker = raw.get(key)
+            if content_key not in wanted:
+                marker = "null"
+            elif marker in (None, "null") or current.get(content_key) != wanted[content_key]:
+                marker = _dumps(secrets.token_hex(8))
+            if marker != raw.get(key):
+                changes[key] = marker
+        if wanted == current:
+            return changes
+        if secret is None:
+            secret = self.model.app.add_secret(wanted, label=self.secret_label)
+            secret_id = str(secret.id)
+            changes[self._codec.secret_id_key] = _dumps(secret_id)
+        elif wanted:
+            secret.set_content(wanted)
+        else:
+            secret.remove_all_revisions()
+            changes[self._codec.secret_id_key] = ""  # deletes the key
+            self._secret = None
+            return changes
+        self._secret = (secret_id, secret, wanted)
+        return changes
+
+    # Noticing changes
+
+    def _wire(self, plain: dict[str, str], raw: dict[str, str]) -> dict[str, str]:
+        """Each field's wire value: `plain`'s JSON, or the marker of a secret field."""
+        markers = {name: raw.get(self._codec.keys[name], "") for name in self._codec.content_keys}
+        return {**plain, **markers}
+
+    def _notice(self, raw: dict[str, str], wire: dict[str, str]) -> None:
         """Record the view this unit now handles, emitting `changed` if it differs."""
-        digests = {name: _digest(value) for name, value in encoded.items()}
+        digests = {name: _digest(value) for name, value in wire.items()}
         previous: dict[str, str] = dict(self._stored.digests)
         changed = frozenset(
             name
@@ -550,19 +766,26 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         if relation is None:
             return
         raw = self._read(relation)
-        incomplete = len(raw) < len(self._codec.keys)
+        incomplete = any(key not in raw for key in self._codec.keys.values())
         must_publish = incomplete and self.model.unit.is_leader()
         if not must_publish and self._fingerprint(raw) == self._stored.fingerprint:
             return
         try:
-            config = self._decode(raw)
             if must_publish:
-                self._write(relation, config if config is not None else self._codec.validate({}))
+                self._write(relation, self._load(raw) if raw else self._codec.validate({}))
             else:
-                self._notice(raw, self._codec.encode(config) if config is not None else {})
+                config = self._view(raw)
+                self._notice(
+                    raw, {} if config is None else self._wire(self._codec.encode(config), raw)
+                )
         except pydantic.ValidationError:
             # Nothing published and required fields without defaults: the charm's first
             # write publishes; until then followers see None.
             logger.debug("%s: not publishing defaults (required fields)", self)
         except LeaderConfigError as e:
             logger.warning("%s", e)
+
+    def _on_secret_remove(self, event: ops.SecretRemoveEvent) -> None:
+        """Remove revisions of this config's secret once no unit uses them."""
+        if event.secret.label == self.secret_label:
+            event.remove_revision()
