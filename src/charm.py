@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 from typing import Literal
 
 import ops
@@ -21,11 +22,18 @@ from charms.leader_config.v0.leader_config import (
 logger = logging.getLogger(__name__)
 
 
+def generate_password() -> pydantic.SecretStr:
+    """A fresh random admin password."""
+    return pydantic.SecretStr(secrets.token_urlsafe(24))
+
+
 class Shared(pydantic.BaseModel):
     """What the leader shares with every unit."""
 
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     cluster_name: str = "demo"
+    # Generated once by the first leader; kept in a Juju secret, never in the databag.
+    admin_password: pydantic.SecretStr = pydantic.Field(default_factory=generate_password)
 
 
 class LeaderConfigTesterCharm(ops.CharmBase):
@@ -41,6 +49,7 @@ class LeaderConfigTesterCharm(ops.CharmBase):
         framework.observe(self.on["cluster"].relation_created, self._publish)
         framework.observe(self.on.get_shared_action, self._on_get_shared)
         framework.observe(self.on.set_shared_action, self._on_set_shared)
+        framework.observe(self.on.rotate_password_action, self._on_rotate_password)
 
     def _on_install(self, _: ops.InstallEvent):
         self.unit.status = ops.WaitingStatus("waiting for the leader to share config")
@@ -72,7 +81,7 @@ class LeaderConfigTesterCharm(ops.CharmBase):
         if cfg is None:
             event.fail("nothing has been shared yet: the leader has not published")
             return
-        event.set_results({"config": cfg.model_dump_json()})
+        event.set_results({"config": cfg.model_dump_json()})  # secrets show as **********
 
     def _on_set_shared(self, event: ops.ActionEvent):
         try:
@@ -89,6 +98,16 @@ class LeaderConfigTesterCharm(ops.CharmBase):
             event.fail("only the leader can write the shared config; run this on the leader")
         except (LeaderConfigError, ValueError) as e:
             event.fail(str(e))
+
+    def _on_rotate_password(self, event: ops.ActionEvent):
+        try:
+            self.shared.update(admin_password=generate_password())
+        except NotLeaderError:
+            event.fail("only the leader can rotate the password; run this on the leader")
+        except LeaderConfigError as e:
+            event.fail(str(e))
+        else:
+            event.set_results({"rotated": "true"})
 
 
 if __name__ == "__main__":  # pragma: nocover

@@ -13,6 +13,7 @@ import yaml
 from ops import testing
 
 from charm import LeaderConfigTesterCharm
+from charms.leader_config.v0.leader_config import LeaderConfigChangedEvent
 from conftest import app_data, follower_state, peer, peer_of
 
 CHARMCRAFT = yaml.safe_load((Path(__file__).parents[2] / "charmcraft.yaml").read_text())
@@ -48,7 +49,9 @@ def test_the_leader_publishes_its_config_options(hook: str):
         else getattr(ctx.on, hook)()
     )
     out = ctx.run(event, state)
-    assert app_data(out) == {"log_level": '"debug"', "cluster_name": '"prod"'}
+    data = app_data(out)
+    assert (data["log_level"], data["cluster_name"]) == ('"debug"', '"prod"')
+    assert set(data) == {"log_level", "cluster_name", "admin_password", "secret-id"}
     assert out.unit_status == ops.ActiveStatus("prod: log-level=debug")
 
 
@@ -92,12 +95,16 @@ def test_get_shared_returns_this_units_view_as_json(leader: bool):
     assert json.loads(ctx.action_results["config"]) == {
         "log_level": "info",
         "cluster_name": "prod",
+        "admin_password": "**********",
     }
 
 
 @pytest.mark.parametrize(
     ("data", "message"),
-    [({}, "nothing has been shared yet"), ({"log_level": "oops"}, "'log_level'")],
+    [
+        ({}, "nothing has been shared yet"),
+        ({"log_level": "oops", "admin_password": "null"}, "'log_level'"),
+    ],
     ids=["unpublished", "invalid"],
 )
 def test_get_shared_fails_clearly_without_a_valid_view(data: dict[str, str], message: str):
@@ -150,3 +157,49 @@ def test_set_shared_before_the_peer_relation_exists_fails_clearly():
             ctx.on.action("set-shared", params={"values": '{"log_level": "error"}'}),
             testing.State(leader=True),
         )
+
+
+def _password(state: testing.State) -> str:
+    (secret,) = state.secrets
+    return secret.latest_content["admin-password"]
+
+
+def test_the_first_leader_generates_an_admin_password_kept_in_a_secret():
+    out = _tester().run(_tester().on.leader_elected(), _leader())
+    password = _password(out)
+    assert len(password) >= 24
+    assert password not in json.dumps(app_data(out))
+
+
+def test_rotate_password_sets_a_new_password_that_a_follower_sees_as_one_change():
+    published = _tester().run(_tester().on.leader_elected(), _leader())
+    follower = _tester(unit_id=1)
+    seen = follower.run(
+        follower.on.relation_changed(peer_of(follower_state(published)), remote_unit=0),
+        follower_state(published),
+    )
+    ctx = _tester()
+    rotated = ctx.run(ctx.on.action("rotate-password"), published)
+    assert ctx.action_results == {"rotated": "true"}
+    assert _password(rotated) != _password(published)
+    follower = _tester(unit_id=1)
+    relation = dataclasses.replace(peer_of(seen), local_app_data=app_data(rotated))
+    follower.run(
+        follower.on.relation_changed(relation, remote_unit=0),
+        dataclasses.replace(seen, relations={relation}, secrets=rotated.secrets),
+    )
+    changed = [e for e in follower.emitted_events if isinstance(e, LeaderConfigChangedEvent)]
+    assert [e.changed for e in changed] == [frozenset({"admin_password"})]
+
+
+def test_rotate_password_fails_on_a_follower_saying_only_the_leader_can():
+    published = _tester().run(_tester().on.leader_elected(), _leader())
+    ctx = _tester(unit_id=1)
+    with pytest.raises(testing.ActionFailed, match="only the leader can rotate"):
+        ctx.run(ctx.on.action("rotate-password"), follower_state(published))
+
+
+def test_rotate_password_before_the_peer_relation_exists_fails_clearly():
+    ctx = _tester()
+    with pytest.raises(testing.ActionFailed, match="does not exist"):
+        ctx.run(ctx.on.action("rotate-password"), testing.State(leader=True))

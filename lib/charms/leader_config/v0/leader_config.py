@@ -68,6 +68,27 @@ class MyCharm(ops.CharmBase):
 - `prefix="app-"` lets several `LeaderConfig` objects share one peer relation:
   each reads and writes only its own keys (`prefix + key`).
 
+## Secret fields and generated values
+
+A field typed `pydantic.SecretStr` (or `SecretStr | None`) is a secret field. Its
+value never enters relation data: all secret fields of one `LeaderConfig` live in
+one application-owned Juju secret (content keys: the field name in lowercase with
+`-` for `_`, or `field-<name>` if that is too short), created by the leader on
+first need with the label `secret_label` (`leader-config-<relation>`, plus
+`-<prefix>` if there is one). The databag holds the secret's id under
+`prefix + "secret-id"` and, under each secret field's key, `null` or a random
+marker that changes with the value, so followers get `relation-changed` and an
+event naming the field. Units read values with `cfg.password.get_secret_value()`;
+the secret is fetched at most once per hook, and never for a config without secret
+fields. Writing the same value makes no new revision; `None` removes a field from
+the secret, and the secret goes with its last field. Old revisions are removed on
+`secret-remove`. A missing secret raises `SecretUnavailableError`. Secret fields
+need Juju 3.0.2 or later: on an older Juju, construction raises.
+
+A field with a `default_factory` (say `Field(default_factory=make_password)`) is
+generated once, by the leader, when it first publishes; later leaders keep it, and
+a follower's `get()` returns None until the leader has stored it.
+
 ## The changed event
 
 `on.changed` (`LeaderConfigChangedEvent`) fires on each unit whose view differs
@@ -91,8 +112,13 @@ Every run-time error derives from `LeaderConfigError`:
   Write again from a later hook; the leader publishes defaults by itself.
 - `InvalidConfigError` (also a `ValueError`): stored data that cannot be decoded or
   validated, from `get()`, `update()` or `edit()`; it names the databag keys and the
-  reason. `set()` overwrites such data. The library's own handlers log a warning
-  and do not emit instead of failing the hook.
+  reason. `set()` overwrites such data.
+- `SecretUnavailableError`: the secret holding secret fields is missing or cannot
+  be read; it names the fields and chains Juju's error. The leader's `set()`
+  writes a new secret if the old one is gone.
+
+The library's own handlers log a warning and do not emit instead of failing the
+hook on either of the last two.
 
 Misuse raises at once: an unknown field name or an invalid value raises
 `ValueError` (pydantic's `ValidationError` is one) before anything is written; a
