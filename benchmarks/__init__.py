@@ -1,0 +1,1 @@
+"""Hook-tool budget and performance benchmarks for charms.leader_config."""
