@@ -12,8 +12,12 @@ import pytest
 import yaml
 from ops import testing
 
-from charm import LeaderConfigTesterCharm
-from charms.leader_config.v0.leader_config import LeaderConfigChangedEvent
+from charm import LeaderConfigTesterCharm, Shared
+from charms.leader_config.v0.leader_config import (
+    LeaderConfigChangedEvent,
+    config_from_state,
+    peer_relation_with,
+)
 from conftest import app_data, follower_state, peer, peer_of
 
 CHARMCRAFT = yaml.safe_load((Path(__file__).parents[2] / "charmcraft.yaml").read_text())
@@ -53,6 +57,15 @@ def test_the_leader_publishes_its_config_options(hook: str):
     assert (data["log_level"], data["cluster_name"]) == ('"debug"', '"prod"')
     assert set(data) == {"log_level", "cluster_name", "admin_password", "secret-id"}
     assert out.unit_status == ops.ActiveStatus("prod: log-level=debug")
+
+
+def test_a_follower_shows_the_shared_values_in_its_status():
+    shared = Shared(log_level="warning", cluster_name="prod")
+    relation, secrets = peer_relation_with("cluster", shared, peers_data={0: {}})
+    ctx = _tester(unit_id=1)
+    state = testing.State(relations={relation}, secrets=secrets)
+    out = ctx.run(ctx.on.relation_changed(relation, remote_unit=0), state)
+    assert out.unit_status == ops.ActiveStatus("prod: log-level=warning")
 
 
 def test_a_follower_shows_the_leaders_values_and_publishes_nothing():
@@ -121,7 +134,9 @@ def test_set_shared_writes_on_the_leader():
     out = ctx.run(
         ctx.on.action("set-shared", params={"values": '{"log_level": "error"}'}), published
     )
-    assert app_data(out)["log_level"] == '"error"'
+    shared = config_from_state(out, "cluster", Shared)
+    assert shared is not None
+    assert shared.log_level == "error"
     assert out.unit_status == ops.ActiveStatus("demo: log-level=error")
 
 

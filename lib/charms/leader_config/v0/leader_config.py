@@ -2,8 +2,9 @@
 
 `LeaderConfig` binds a pydantic model to a peer relation. Every unit reads the
 config with attribute access; only the leader writes it; values travel JSON-encoded
-in the peer relation's application databag; and a `changed` event fires on every
-unit, the leader included, exactly when that unit's view of the config changes.
+in the peer relation's application databag (secret fields in a Juju secret); and a
+`changed` event fires on every unit, the leader included, exactly when that unit's
+view of the config changes.
 
 ## Set-up
 
@@ -41,7 +42,7 @@ class MyCharm(ops.CharmBase):
 
     def _on_config_changed(self, event: ops.ConfigChangedEvent):
         if self.unit.is_leader() and self.model.get_relation("cluster"):
-            self.shared.update(log_level=self.config["log-level"])
+            self.shared.update(log_level=self.config.get("log-level", "info"))
 
     def _on_shared_changed(self, event: LeaderConfigChangedEvent):
         cfg = self.shared.get()  # Shared | None
@@ -51,98 +52,88 @@ class MyCharm(ops.CharmBase):
 
 ## Reading and writing
 
-- `get()` returns the config on any unit, or `None` while there is nothing to
-  read (no peer relation yet, as in `install`, or nothing published). Missing
-  keys read as the schema's defaults; keys the schema does not know are ignored.
-  Each call returns a fresh copy: changing it changes nothing stored.
-- Writes are for the leader: `update(**changes)` merges field values, `set(config)`
-  replaces the whole config, and `with edit() as cfg:` yields a mutable copy that
-  is validated and written when the block exits (nothing is written if it raises).
-  A write sends only the keys whose value changed, in one `relation-set`; a write
-  that changes nothing sends nothing and emits nothing. Every write publishes the
-  complete config, defaults included.
-- The leader also publishes the complete config by itself as soon as it holds
-  leadership and the peer relation exists (and after an upgrade adds fields), so
-  followers never guess and a later change of a default in code does not change a
-  running application.
-- `prefix="app-"` lets several `LeaderConfig` objects share one peer relation:
-  each reads and writes only its own keys (`prefix + key`).
+- `get()`, on any unit, returns a fresh copy of the config, or `None` while there is
+  none (no peer relation yet, as in `install`, or nothing published). Missing keys
+  read as defaults; keys the schema does not know are ignored.
+- The leader writes: `update(**changes)`, `set(config)`, or `with edit() as cfg:`
+  (written when the block exits, not at all if it raises). Values are validated
+  first. A write sends only the changed keys, in one `relation-set`, and always
+  publishes the complete config; a write that changes nothing sends nothing.
+- The leader also publishes the complete config by itself as soon as it leads and
+  the peer relation exists (and after an upgrade adds fields), so a later change of
+  a default in code does not change a running application.
+- `prefix="app-"` lets several objects share one relation, each with its own keys.
 
 ## Secret fields and generated values
 
-A field typed `pydantic.SecretStr` (or `SecretStr | None`) is a secret field. Its
-value never enters relation data: all secret fields of one `LeaderConfig` live in
-one application-owned Juju secret (content keys: the field name in lowercase with
-`-` for `_`, or `field-<name>` if that is too short), created by the leader on
-first need with the label `secret_label` (`leader-config-<relation>`, plus
-`-<prefix>` if there is one). The databag holds the secret's id under
-`prefix + "secret-id"` and, under each secret field's key, `null` or a random
-marker that changes with the value, so followers get `relation-changed` and an
-event naming the field. Units read values with `cfg.password.get_secret_value()`;
-the secret is fetched at most once per hook, and never for a config without secret
-fields. Writing the same value makes no new revision; `None` removes a field from
-the secret, and the secret goes with its last field. Old revisions are removed on
-`secret-remove`. A missing secret raises `SecretUnavailableError`. Secret fields
-need Juju 3.0.2 or later: on an older Juju, construction raises.
-
-A field with a `default_factory` (say `Field(default_factory=make_password)`) is
-generated once, by the leader, when it first publishes; later leaders keep it, and
-a follower's `get()` returns None until the leader has stored it.
+- A field typed `pydantic.SecretStr` (or `SecretStr | None`) never enters relation
+  data: the secret fields of one `LeaderConfig` live in one application-owned Juju
+  secret labelled `secret_label` (`leader-config-<relation>`, plus `-<prefix>`),
+  content key `admin-password` for field `admin_password` (`field-pw` for `pw`).
+- The databag holds the secret's id (`prefix + "secret-id"`) and, under each secret
+  field's key, `null` or a random marker that changes with the value, so followers
+  get `relation-changed` and an event naming the field. Read values with
+  `cfg.admin_password.get_secret_value()`; the secret is fetched once per hook.
+- The same value makes no new revision; `None` removes a field, and the secret goes
+  with its last field; old revisions are removed on `secret-remove`. A missing secret
+  raises `SecretUnavailableError`. Secret fields need Juju 3.0.2 or later.
+- A field with a `default_factory` is generated once, by the leader, when it first
+  publishes; later leaders keep it; a follower's `get()` is `None` until it is stored.
 
 ## The changed event
 
-`on.changed` (`LeaderConfigChangedEvent`) fires on each unit whose view differs
-from the one it last handled: on the leader right after its own effective write
-(Juju does not send `relation-changed` to the writer), on a follower in the first
-peer `relation-created`, `relation-joined` or `relation-changed`, `leader-elected`,
-`upgrade-charm` or `start` hook in which the change is visible. `event.changed` is a
-frozenset of the field names whose value changed (all of them on a unit's first
-view). The event carries only names, so `event.defer()` is safe; call `get()` for
-values. What a unit last handled is kept in its stored state, which a Kubernetes
-pod loses when it is recreated: the event may then repeat once, so make handlers
+`on.changed` (`LeaderConfigChangedEvent`) fires on each unit whose view differs from
+the one it last handled: on the leader right after its own effective write (Juju does
+not send `relation-changed` to the writer), on a follower in the first peer
+`relation-created`, `-joined` or `-changed`, `leader-elected`, `upgrade-charm` or
+`start` hook where the change is visible. `event.changed` is the frozenset of changed
+field names (all of them on a first view); the event carries only names, so
+`defer()` is safe. What a unit last handled is in its stored state, which a
+recreated Kubernetes pod loses: the event may then repeat once, so make handlers
 idempotent.
 
 ## Errors
 
-Every run-time error derives from `LeaderConfigError`:
+Run-time errors derive from `LeaderConfigError` (which construction also raises for
+secret fields on a Juju without secrets):
 
-- `NotLeaderError`: a write on a unit that is not the leader (checked at write
-  time) or whose `relation-set` Juju refused. Write only when `unit.is_leader()`.
-- `NotReadyError`: a write before the peer relation exists (during `install`).
-  Write again from a later hook; the leader publishes defaults by itself.
-- `InvalidConfigError` (also a `ValueError`): stored data that cannot be decoded or
-  validated, from `get()`, `update()` or `edit()`; it names the databag keys and the
-  reason. `set()` overwrites such data.
-- `SecretUnavailableError`: the secret holding secret fields is missing or cannot
-  be read; it names the fields and chains Juju's error. The leader's `set()`
-  writes a new secret if the old one is gone.
+- `NotLeaderError`: a write on a non-leader, or a `relation-set` that Juju refused.
+- `NotReadyError`: a write before the peer relation exists; write from a later hook.
+- `InvalidConfigError` (a `ValueError`): stored data that cannot be decoded or
+  validated, naming the keys and the reason; `set()` overwrites it.
+- `SecretUnavailableError`: the secret is missing or unreadable, naming the fields.
 
-The library's own handlers log a warning and do not emit instead of failing the
-hook on either of the last two.
-
-Misuse raises at once: an unknown field name or an invalid value raises
-`ValueError` (pydantic's `ValidationError` is one) before anything is written; a
-relation name that is not a peer endpoint raises `ValueError` at construction.
+The library's own handlers log a warning instead of failing a hook on the last two.
+Misuse raises `ValueError` or `TypeError` at once (a non-peer endpoint, an unknown
+field, an invalid value), before anything is written.
 
 ## Wire format
 
-One key per field, `prefix + (alias or name)`, each value `json.dumps` of the
-field's JSON-mode dump, exactly as `ops.Relation.save` writes it (dict keys and
-sets sorted, so equal values always encode alike). `relation.load(Shared, app)`
-reads what `LeaderConfig` writes, and `LeaderConfig` reads what
-`relation.save(config, app)` writes. Keys that are not the object's own are never
-touched.
+One key per field, `prefix + (alias or name)`, each value `json.dumps` of the field's
+JSON-mode dump as `ops.Relation.save` writes it (dict keys and sets sorted), so
+`relation.load(Shared, app)` reads it and `relation.save(config, app)` writes it.
+Keys that are not the object's own are never touched.
 
 ## Evolving a schema
 
-- Adding a field: give it a default. Units on the old revision ignore the key;
-  the new leader publishes it after `upgrade-charm`.
-- Removing a field: old units read its absence as their default, so remove only
-  fields that have one. The key stays in the databag, ignored, until the charm
-  deletes it.
-- Renaming a field: keep the databag key with `Field(alias="old-name")`.
-- Changing a type or narrowing a value: only compatibly, or units still on the
-  old revision raise `InvalidConfigError` from `get()` until they are upgraded.
+- Adding a field: give it a default; the upgraded leader publishes it.
+- Removing a field: remove only fields with a default (old units read its absence
+  as the default); the key stays in the databag, ignored.
+- Renaming a field: keep the key with `Field(alias="old-name")`.
+- Changing a type: only compatibly, or old units get `InvalidConfigError`.
+
+## Adopting existing data
+
+`LeaderConfig(..., migrate=fn)`: while the object's own keys are absent or cannot be
+decoded, `fn(relation)` returns field values read from the charm's old keys and old
+secret (or `None`); every unit reads them, the leader publishes them in this format,
+and the old keys stay for units not yet upgraded. Nothing is regenerated.
+
+## Testing your charm
+
+`peer_relation_with(relation_name, config)` returns an `ops.testing.PeerRelation`
+(and the secrets) holding a config; `config_from_state(state, relation_name, Shared)`
+reads one back. Both import `ops.testing` only when called.
 """
 
 from __future__ import annotations
@@ -154,16 +145,19 @@ import re
 import secrets
 import types
 import typing
-from collections.abc import Generator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from contextlib import contextmanager
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import ops
 import pydantic
 
+if TYPE_CHECKING:
+    from ops import testing
+
 LIBID = "4c9d7f3a1e6b4d2f8a5c0e9b7d3f1a26"
 LIBAPI = 0
-LIBPATCH = 2
+LIBPATCH = 3
 PYDEPS = ["pydantic>=2,<3"]
 
 logger = logging.getLogger(__name__)
@@ -300,6 +294,15 @@ def _content_key(alias: str) -> str:
     return key if _SECRET_KEY.fullmatch(key) else f"field-{key}"
 
 
+def _new_marker() -> str:
+    """A secret field's databag value for a new secret value: random, never derived from it."""
+    return _dumps(secrets.token_hex(8))
+
+
+def _secret_label(relation_name: str, prefix: str) -> str:
+    return f"leader-config-{relation_name}" + (f"-{prefix}" if prefix else "")
+
+
 class _Codec(Generic[ConfigT]):
     """Maps a schema's fields to databag keys (and secret content keys) and validates."""
 
@@ -344,6 +347,10 @@ class _Codec(Generic[ConfigT]):
                     f" secret content key (got {key!r}); rename the field or give it an alias"
                 )
 
+    def marked_secrets(self, raw: Mapping[str, str]) -> list[str]:
+        """The secret fields whose databag marker says the secret holds a value."""
+        return [name for name in self.content_keys if raw.get(self.keys[name], "null") != "null"]
+
     def encode(self, config: ConfigT) -> dict[str, str]:
         """Return each plain (not secret) field's wire value, by field name."""
         dumped = config.model_dump(mode="json", by_alias=True)
@@ -357,27 +364,35 @@ class _Codec(Generic[ConfigT]):
             encoded[name] = _dumps(value)
         return encoded
 
+    def parse(self, raw: Mapping[str, str]) -> dict[str, Any]:
+        """JSON-decode the own keys `raw` holds, by alias; raise InvalidConfigError."""
+        data: dict[str, Any] = {}
+        problems: dict[str, str] = {}
+        for name, key in self.keys.items():
+            if key in raw:
+                try:
+                    data[self.aliases[name]] = json.loads(raw[key])
+                except ValueError as e:
+                    problems[key] = f"not JSON ({e})"
+        if problems:
+            raise self._invalid(problems)
+        return data
+
     def decode(self, raw: Mapping[str, str], secret_values: Mapping[str, str]) -> ConfigT:
         """Validate `raw` (own keys by databag key) and the secret fields' values.
 
         Raises:
             InvalidConfigError: naming the keys at fault.
         """
-        data: dict[str, Any] = {}
-        problems: dict[str, str] = {}
-        for name, key in self.keys.items():
-            if key in raw:
-                try:
-                    value = json.loads(raw[key])
-                except ValueError as e:
-                    problems[key] = f"not JSON ({e})"
-                    continue
-                if name in self.content_keys:  # the value is a marker, or null for None
-                    value = None if value is None else secret_values.get(name)
-                data[self.aliases[name]] = value
+        data = self.parse(raw)
+        for name in self.content_keys:  # their keys hold a marker, or null for None
+            alias = self.aliases[name]
+            if data.get(alias) is not None:
+                data[alias] = secret_values.get(name)
         try:
-            config = self.schema.model_validate(data)
+            return self.schema.model_validate(data)
         except pydantic.ValidationError as e:
+            problems: dict[str, str] = {}
             for error in e.errors(include_url=False):
                 location = error["loc"]
                 name = self._names_by_alias.get(str(location[0])) if location else None
@@ -385,9 +400,6 @@ class _Codec(Generic[ConfigT]):
                 for key in [self.keys[name]] if name else sorted(raw):
                     problems.setdefault(key, error["msg"])
             raise self._invalid(problems) from e
-        if problems:
-            raise self._invalid(problems)
-        return config
 
     def validate(self, data: Mapping[str, Any]) -> ConfigT:
         """Validate field values given by alias; raise pydantic's ValidationError.
@@ -435,6 +447,12 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         schema: the pydantic model of the config.
         prefix: a string put before every databag key, so that several objects can
             share one peer relation.
+        migrate: adopts data that a charm kept before it used this library. Called
+            with the peer relation while this object's keys are absent or cannot be
+            decoded, it returns field values by name (read from the old keys and the
+            old secret), or None if there is nothing to adopt. Every unit then reads
+            these values, and the leader publishes them in this library's format,
+            leaving the old keys alone. It must only read.
 
     Attributes:
         secret_label: the label of the application-owned secret that holds the
@@ -464,6 +482,7 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         schema: type[ConfigT],
         *,
         prefix: str = "",
+        migrate: Callable[[ops.Relation], Mapping[str, Any] | None] | None = None,
     ):
         if relation_name not in charm.meta.peers:
             peers = ", ".join(sorted(charm.meta.peers)) or "none"
@@ -476,7 +495,8 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         super().__init__(charm, f"{relation_name}:{prefix}")
         self._relation_name = relation_name
         self._codec = _Codec(schema, prefix, relation_name)
-        self.secret_label = f"leader-config-{relation_name}" + (f"-{prefix}" if prefix else "")
+        self._migrate = migrate
+        self.secret_label = _secret_label(relation_name, prefix)
         self._own_keys = [*self._codec.keys.values()]
         if self._codec.content_keys:
             self._own_keys.append(self._codec.secret_id_key)
@@ -487,8 +507,9 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
                     relation_name=relation_name,
                 )
             self.framework.observe(charm.on.secret_remove, self._on_secret_remove)
-        # Per hook: the last decoded config, and the secret with its content.
+        # Per hook: the last decoded config, the adopted one, and the secret with its content.
         self._decoded: tuple[dict[str, str], ConfigT] | None = None
+        self._adopted: tuple[dict[str, str], ConfigT | None] | None = None
         self._secret: tuple[str, ops.Secret, dict[str, str]] | None = None
         # What this unit last handled: a digest of its own raw keys, and one per field.
         self._stored.set_default(fingerprint="", digests={})
@@ -526,7 +547,7 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         relation = self.model.get_relation(self._relation_name)
         if relation is None:
             return None
-        config = self._view(self._read(relation))
+        config = self._view(relation, self._read(relation))
         return None if config is None else config.model_copy(deep=True)
 
     def update(self, **changes: Any) -> None:
@@ -554,8 +575,8 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
                 f" (fields: {', '.join(self._codec.aliases)})"
             )
         relation = self._writable_relation()
-        raw = self._read(relation)
-        data = self._load(raw).model_dump(by_alias=True) if raw else {}
+        current = self._current(relation, self._read(relation))
+        data = current.model_dump(by_alias=True) if current is not None else {}
         data.update({self._codec.aliases[name]: value for name, value in changes.items()})
         self._write(relation, self._codec.validate(data))
 
@@ -599,8 +620,8 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
             SecretUnavailableError: if the secret holding secret fields is missing.
         """
         relation = self._writable_relation()
-        raw = self._read(relation)
-        draft = self._load(raw).model_copy(deep=True) if raw else self._codec.validate({})
+        current = self._current(relation, self._read(relation))
+        draft = current.model_copy(deep=True) if current is not None else self._codec.validate({})
         yield draft
         self._write(relation, self._codec.revalidate(draft))
 
@@ -611,11 +632,59 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         databag = relation.data[self.model.app]
         return {key: databag[key] for key in self._own_keys if key in databag}
 
-    def _view(self, raw: dict[str, str]) -> ConfigT | None:
+    def _published(self, raw: dict[str, str]) -> bool:
+        return any(key in raw for key in self._codec.keys.values())
+
+    def _view(self, relation: ops.Relation, raw: dict[str, str]) -> ConfigT | None:
         """The config as the charm sees it: None until published, generated values included."""
-        if not raw or any(self._codec.keys[name] not in raw for name in self._codec.generated):
+        adopted = self._adopt(relation, raw)
+        if adopted is not None:
+            return adopted
+        if not self._published(raw):
+            return None
+        if any(self._codec.keys[name] not in raw for name in self._codec.generated):
+            self._codec.parse(raw)  # report undecodable data, but generate nothing
             return None
         return self._load(raw)
+
+    def _current(self, relation: ops.Relation, raw: dict[str, str]) -> ConfigT | None:
+        """The leader's starting point for a write: missing fields take their defaults."""
+        adopted = self._adopt(relation, raw)
+        if adopted is not None:
+            return adopted
+        return self._load(raw) if self._published(raw) else None
+
+    def _adopt(self, relation: ops.Relation, raw: dict[str, str]) -> ConfigT | None:
+        """What `migrate` makes of the old data while this object's own is absent or invalid."""
+        if self._migrate is None:
+            return None
+        if self._adopted is None or self._adopted[0] != raw:
+            self._adopted = (raw, None)
+            try:
+                if self._published(raw):
+                    self._load(raw)
+                    return None
+            except InvalidConfigError:
+                pass
+            values = self._migrate(relation)
+            if values is not None:
+                self._adopted = (raw, self._adopted_config(values))
+        return self._adopted[1]
+
+    def _adopted_config(self, values: Mapping[str, Any]) -> ConfigT:
+        unknown = sorted(values.keys() - self._codec.aliases.keys())
+        try:
+            if unknown:
+                raise ValueError(f"unknown field(s) {', '.join(unknown)}")
+            return self._codec.validate(
+                {self._codec.aliases[name]: value for name, value in values.items()}
+            )
+        except ValueError as e:
+            raise InvalidConfigError(
+                f"migrate returned values that are invalid for {self._codec.schema.__name__}: {e}",
+                relation_name=self._relation_name,
+                keys=(),
+            ) from e
 
     def _load(self, raw: dict[str, str]) -> ConfigT:
         """Decode `raw`, filling missing fields with defaults (the leader's starting point)."""
@@ -626,11 +695,7 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
 
     def _secret_values(self, raw: dict[str, str]) -> dict[str, str]:
         """The values of the secret fields that `raw` marks as set, by field name."""
-        names = [
-            name
-            for name in self._codec.content_keys
-            if raw.get(self._codec.keys[name], "null") != "null"
-        ]
+        names = self._codec.marked_secrets(raw)
         if not names:
             return {}
         _, _, content = self._fetch_secret(raw, names)
@@ -742,7 +807,7 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
             if content_key not in wanted:
                 marker = "null"
             elif marker in (None, "null") or current.get(content_key) != wanted[content_key]:
-                marker = _dumps(secrets.token_hex(8))
+                marker = _new_marker()
             if marker != raw.get(key):
                 changes[key] = marker
         if wanted == current:
@@ -793,17 +858,18 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
             return
         raw = self._read(relation)
         incomplete = any(key not in raw for key in self._codec.keys.values())
-        must_publish = incomplete and self.model.unit.is_leader()
-        if not must_publish and self._fingerprint(raw) == self._stored.fingerprint:
+        leader = self.model.unit.is_leader()
+        if self._fingerprint(raw) == self._stored.fingerprint and not (leader and incomplete):
             return
         try:
-            if must_publish:
-                self._write(relation, self._load(raw) if raw else self._codec.validate({}))
+            adopted = self._adopt(relation, raw)
+            if leader and (incomplete or adopted is not None):
+                current = self._current(relation, raw)
+                self._write(relation, current if current is not None else self._codec.validate({}))
             else:
-                config = self._view(raw)
-                self._notice(
-                    raw, {} if config is None else self._wire(self._codec.encode(config), raw)
-                )
+                config = self._view(relation, raw)
+                plain = {} if config is None else self._codec.encode(config)
+                self._notice(raw, {} if config is None else self._wire(plain, raw))
         except pydantic.ValidationError:
             # Nothing published and required fields without defaults: the charm's first
             # write publishes; until then followers see None.
@@ -815,3 +881,95 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         """Remove revisions of this config's secret once no unit uses them."""
         if event.secret.label == self.secret_label:
             event.remove_revision()
+
+
+# Testing helpers, for charm authors' ops.testing (scenario) tests. They import
+# ops.testing only when called, so production code paths never need it.
+
+
+def peer_relation_with(
+    relation_name: str, config: pydantic.BaseModel, *, prefix: str = "", **relation_args: Any
+) -> tuple[testing.PeerRelation, frozenset[testing.Secret]]:
+    """Build the peer relation, and the secret, holding `config` as a leader publishes it.
+
+    Example::
+
+        relation, secrets = peer_relation_with("cluster", Shared(log_level="debug"))
+        state = testing.State(relations={relation}, secrets=secrets)
+
+    Args:
+        relation_name: the peer endpoint.
+        config: the config to hold.
+        prefix: the `prefix` the charm gives its `LeaderConfig`.
+        relation_args: passed on to `testing.PeerRelation` (`peers_data`, `id`,
+            `local_app_data` for other keys, and so on).
+
+    Returns:
+        The relation, and the secrets to put in the state (empty without secret fields).
+    """
+    from ops import testing
+
+    codec = _Codec(type(config), prefix, relation_name)
+    data = {codec.keys[name]: value for name, value in codec.encode(config).items()}
+    content: dict[str, str] = {}
+    for name, content_key in codec.content_keys.items():
+        value: pydantic.SecretStr | None = getattr(config, name)
+        data[codec.keys[name]] = "null" if value is None else _new_marker()
+        if value is not None:
+            content[content_key] = value.get_secret_value()
+    state_secrets: frozenset[testing.Secret] = frozenset()
+    if content:
+        secret = testing.Secret(content, owner="app", label=_secret_label(relation_name, prefix))
+        data[codec.secret_id_key] = _dumps(secret.id)
+        state_secrets = frozenset({secret})
+    local_app_data = {**relation_args.pop("local_app_data", {}), **data}
+    relation = testing.PeerRelation(relation_name, local_app_data=local_app_data, **relation_args)
+    return relation, state_secrets
+
+
+def config_from_state(
+    state: testing.State, relation_name: str, schema: type[ConfigT], *, prefix: str = ""
+) -> ConfigT | None:
+    """Read the config that a (usually output) `testing.State` holds, as `get()` would.
+
+    Example::
+
+        out = ctx.run(ctx.on.config_changed(), state)
+        assert config_from_state(out, "cluster", Shared) == Shared(log_level="debug")
+
+    Args:
+        state: the state to read.
+        relation_name: the peer endpoint.
+        schema: the pydantic model of the config.
+        prefix: the `prefix` the charm gives its `LeaderConfig`.
+
+    Returns:
+        The config, or None if the state has no such relation or nothing published.
+
+    Raises:
+        InvalidConfigError: if the stored data cannot be decoded or validated.
+        SecretUnavailableError: if the state lacks the secret that the data names.
+    """
+    codec = _Codec(schema, prefix, relation_name)
+    relations = [r for r in state.relations if r.endpoint == relation_name]
+    if not relations:
+        return None
+    databag = relations[0].local_app_data
+    own_keys = [*codec.keys.values(), codec.secret_id_key]
+    raw = {key: databag[key] for key in own_keys if key in databag}
+    if not any(key in raw for key in codec.keys.values()):
+        return None
+    names = codec.marked_secrets(raw)
+    values: dict[str, str] = {}
+    if names:
+        secret_id = json.loads(raw.get(codec.secret_id_key, "null"))
+        found = [secret for secret in state.secrets if secret.id == secret_id]
+        if not found:
+            raise SecretUnavailableError(
+                f"the state holds no secret {secret_id!r} for {', '.join(names)}",
+                relation_name=relation_name,
+                fields=tuple(sorted(names)),
+            )
+        content = found[0].latest_content or found[0].tracked_content
+        values = {name: content[codec.content_keys[name]] for name in names}
+    return codec.decode(raw, values)
