@@ -10,6 +10,7 @@ from typing import Any
 
 import ops
 import pydantic
+import pydantic_core
 import pytest
 from ops import testing
 
@@ -443,3 +444,71 @@ def test_secret_values_never_leak(caplog: pytest.LogCaptureFixture):
     text = "\n".join(texts)
     assert "at least 6" in text  # the invalid values were reported, masked
     assert _masked(values, text) == []
+
+
+class CustomError(pydantic.BaseModel):
+    code: pydantic.SecretStr = pydantic.SecretStr("init-code")
+
+    @pydantic.field_validator("code")
+    @classmethod
+    def _long_enough(cls, value: pydantic.SecretStr) -> pydantic.SecretStr:
+        if len(value.get_secret_value()) < 5:
+            raise pydantic_core.PydanticCustomError("too_short_code", "code too short")
+        return value
+
+
+class CustomErrorCharm(ops.CharmBase):
+    def __init__(self, framework: ops.Framework):
+        super().__init__(framework)
+        self.shared = LeaderConfig(self, "cluster", CustomError)
+
+
+def test_a_custom_validation_error_about_a_secret_is_a_value_error_without_the_value():
+    ctx = testing.Context(CustomErrorCharm, meta=META)
+    with ctx(ctx.on.update_status(), testing.State(leader=True, relations={peer()})) as mgr:
+        with pytest.raises(ValueError, match="code too short") as caught:
+            mgr.charm.shared.update(code=pydantic.SecretStr("ab1"))
+        mgr.run()
+    assert "ab1" not in str(caught.value)
+
+
+def _follower_get(state: testing.State) -> Credentials | None:
+    ctx = _ctx(unit_id=1)
+    with ctx(ctx.on.update_status(), state) as mgr:
+        return mgr.charm.shared.get()
+
+
+def test_a_secret_without_the_fields_value_is_a_clear_error():
+    follower = follower_state(_publish())
+    emptied = testing.Secret(
+        {"other-key": "x"}, id=_the_secret(follower).id, owner="app", label="leader-config-cluster"
+    )
+    with pytest.raises(SecretUnavailableError, match="does not hold") as caught:
+        _follower_get(dataclasses.replace(follower, secrets={emptied}))
+    assert caught.value.fields == ("admin_password",)
+
+
+def test_a_databag_without_the_secret_id_is_a_clear_error():
+    follower = follower_state(_publish())
+    data = {k: v for k, v in app_data(follower).items() if k != "secret-id"}
+    relation = dataclasses.replace(peer_of(follower), local_app_data=data)
+    with pytest.raises(SecretUnavailableError, match="holds no secret id"):
+        _follower_get(dataclasses.replace(follower, relations={relation}))
+
+
+def test_a_leader_write_when_juju_refuses_the_secret_raises_and_writes_nothing():
+    published = _publish()
+    ctx = _ctx()
+    error = ops.ModelError("permission denied")
+    with ctx(ctx.on.update_status(), published) as mgr:
+        backend: Any = mgr.charm.model._backend  # pyright: ignore[reportPrivateUsage]
+
+        def refuse(**_: Any) -> dict[str, str]:
+            raise error
+
+        backend.secret_get = refuse
+        with pytest.raises(SecretUnavailableError) as caught:
+            mgr.charm.shared.set(Credentials(admin_password=pydantic.SecretStr("new-pass-1")))
+        out = mgr.run()
+    assert caught.value.__cause__ is error
+    assert app_data(out) == app_data(published)

@@ -157,7 +157,7 @@ if TYPE_CHECKING:
 
 LIBID = "4c9d7f3a1e6b4d2f8a5c0e9b7d3f1a26"
 LIBAPI = 0
-LIBPATCH = 3
+LIBPATCH = 4
 PYDEPS = ["pydantic>=2,<3"]
 
 logger = logging.getLogger(__name__)
@@ -419,7 +419,12 @@ class _Codec(Generic[ConfigT]):
                 else error
                 for error in e.errors()
             ]
-            raise pydantic.ValidationError.from_exception_data(e.title, details) from None
+            try:
+                masked = pydantic.ValidationError.from_exception_data(e.title, details)
+            except (KeyError, TypeError, ValueError):  # an error type pydantic cannot rebuild
+                reasons = "; ".join(f"{d['loc']}: {d['msg']}" for d in details)
+                raise ValueError(f"invalid {e.title}: {reasons}") from None
+            raise masked from None
 
     def revalidate(self, config: ConfigT) -> ConfigT:
         """Validate a model that may have been changed after it was built."""
