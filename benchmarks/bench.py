@@ -1,0 +1,292 @@
+"""`tox -e bench`: hook tool calls and hook times of the library against the baseline.
+
+1. Plays the 3-unit scenario of `benchmarks.deployment.scenario` for the tester
+   charm (library) and the hand-written baseline through the real `ops.main`,
+   counting hook tool calls per hook.
+2. Times one hook dispatch of each kind, replayed from the same starting state,
+   interleaved: library, baseline, baseline with pydantic imported at start-up,
+   then again, `--runs` times. The ratio library / baseline includes pydantic's
+   import, which the baseline lacks; library / baseline+pydantic leaves it out
+   (the pydantic variant imports `pydantic`, `BaseModel` and `ValidationError`
+   before the charm runs and does nothing else with them, so schema building and
+   validation still count against the library).
+3. Runs the in-process micro-benchmarks (`benchmarks.micro`) and the 50-unit
+   simulation (`benchmarks.fleet`).
+
+Prints the tables and writes everything to `benchmarks/results.json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchmarks import fleet, micro
+from benchmarks.deployment import (
+    BASELINE,
+    BENCH_DIR,
+    DEPLOY_CONFIG,
+    LIBRARY,
+    Deployment,
+    HookRun,
+    Snapshot,
+    scenario,
+)
+
+UNITS = 3
+VARIANTS = ("library", "baseline", "baseline+pydantic")
+
+
+@dataclass
+class Row:
+    """Steps of one kind on one role that cost the same calls."""
+
+    kind: str
+    role: str
+    phase: str
+    library: Counter[str]
+    baseline: Counter[str]
+    indexes: list[int] = field(default_factory=list[int])
+    seconds: dict[str, list[float]] = field(default_factory=dict[str, list[float]])
+
+    @property
+    def name(self) -> str:
+        """The hook kind and the unit's role."""
+        return f"{self.kind} ({self.role})"
+
+    def median(self, variant: str) -> float:
+        """The median seconds of one dispatch for `variant`."""
+        return statistics.median(self.seconds[variant])
+
+    def extra(self) -> dict[str, int]:
+        """Calls the library makes over the baseline, by tool (negative: fewer)."""
+        tools = sorted(self.library.keys() | self.baseline.keys())
+        diff = {tool: self.library[tool] - self.baseline[tool] for tool in tools}
+        return {tool: n for tool, n in diff.items() if n}
+
+
+def _rows(library: list[HookRun], baseline: list[HookRun]) -> list[Row]:
+    rows: dict[tuple[Any, ...], Row] = {}
+    for index, (lib, base) in enumerate(zip(library, baseline, strict=True)):
+        if lib.label != base.label:
+            raise RuntimeError(f"the charms ran different hooks: {lib.label} vs {base.label}")
+        role = "leader" if lib.leader else "follower"
+        key = (
+            lib.step.kind,
+            role,
+            tuple(sorted(lib.counts().items())),
+            tuple(sorted(base.counts().items())),
+        )
+        if key not in rows:
+            rows[key] = Row(lib.step.kind, role, lib.step.phase, lib.counts(), base.counts())
+        rows[key].indexes.append(index)
+    return list(rows.values())
+
+
+def _time(
+    rows: list[Row],
+    deployments: dict[str, Deployment],
+    snapshots: dict[str, list[Snapshot]],
+    library: list[HookRun],
+    runs: int,
+) -> None:
+    for row in rows:
+        index = row.indexes[0]
+        step = library[index].step
+        row.seconds = {variant: [] for variant in VARIANTS}
+        for _ in range(runs):
+            for variant in VARIANTS:
+                charm = "library" if variant == "library" else "baseline"
+                deployment = deployments[charm]
+                deployment.restore(snapshots[charm][index])
+                sites = ("pydantic",) if variant == "baseline+pydantic" else ()
+                run = deployment.dispatch(step, sites=sites)
+                if run.returncode != 0:
+                    raise RuntimeError(f"{variant}: {run.label} failed:\n{run.stderr}")
+                row.seconds[variant].append(run.seconds)
+
+
+def _fmt_calls(counts: Counter[str]) -> str:
+    return str(sum(counts.values()))
+
+
+def _fmt_extra(extra: dict[str, int]) -> str:
+    return ", ".join(f"{n:+d} {tool}" for tool, n in extra.items()) or "="
+
+
+def hook_table(rows: list[Row]) -> list[str]:
+    """The Markdown table of calls and times per hook kind."""
+    lines = [
+        "| hook (unit) | n | calls: library | baseline | library - baseline, by tool"
+        " | ms: library | baseline | baseline+pydantic | ratio | ratio excl. pydantic |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        lib, base, pyd = (row.median(v) for v in VARIANTS)
+        lines.append(
+            f"| {row.phase}: {row.name} | {len(row.indexes)} | {_fmt_calls(row.library)}"
+            f" | {_fmt_calls(row.baseline)} | {_fmt_extra(row.extra())}"
+            f" | {lib * 1000:.0f} | {base * 1000:.0f} | {pyd * 1000:.0f}"
+            f" | {lib / base:.2f} | {lib / pyd:.2f} |"
+        )
+    return lines
+
+
+def micro_table(results: list[dict[str, Any]]) -> list[str]:
+    """The Markdown table of the micro-benchmarks (median ms per call)."""
+    operations = ("get", "update", "edit", "check unchanged", "check changed")
+    lines = [
+        "| schema | " + " | ".join(operations) + " |",
+        "|---|" + "---|" * len(operations),
+    ]
+    for row in results:
+        cells = " | ".join(f"{row[op]:.2f}" for op in operations)
+        lines.append(f"| {row['case']} | {cells} |")
+    return lines
+
+
+def machine() -> dict[str, Any]:
+    """Where the benchmark ran."""
+    model = ""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                model = line.partition(":")[2].strip()
+                break
+    import ops
+    import pydantic
+
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": model or platform.processor(),
+        "system": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "ops": ops.__version__,
+        "pydantic": pydantic.VERSION,
+        "juju_version_simulated": "3.6.8",
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmarks; print the tables; write the JSON results.
+
+    Args:
+        argv: command-line arguments (`--runs`, `--output`, `--skip-micro`, ...).
+
+    Returns:
+        The exit status.
+    """
+    parser = argparse.ArgumentParser(description="Benchmark the library against the baseline.")
+    parser.add_argument("--runs", type=int, default=5, help="timed runs per hook and charm")
+    parser.add_argument("--output", type=Path, default=BENCH_DIR / "results.json")
+    parser.add_argument("--skip-micro", action="store_true")
+    parser.add_argument("--skip-fleet", action="store_true")
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory(prefix="leader-config-bench-") as tmp:
+        deployments = {
+            "library": Deployment(
+                LIBRARY, Path(tmp, "library"), units=UNITS, config=DEPLOY_CONFIG
+            ),
+            "baseline": Deployment(
+                BASELINE, Path(tmp, "baseline"), units=UNITS, config=DEPLOY_CONFIG
+            ),
+        }
+        played = {
+            name: deployment.play(scenario(UNITS), keep_snapshots=True)
+            for name, deployment in deployments.items()
+        }
+        snapshots = {name: deployment.snapshots for name, deployment in deployments.items()}
+        rows = _rows(played["library"], played["baseline"])
+        print(f"Timing {len(rows)} hook kinds, {args.runs} interleaved runs each...", flush=True)
+        _time(rows, deployments, snapshots, played["library"], args.runs)
+
+    all_lib = [t for row in rows for t in row.seconds["library"]]
+    ratios = [row.median("library") / row.median("baseline") for row in rows]
+    ratios_excl = [row.median("library") / row.median("baseline+pydantic") for row in rows]
+    pydantic_ms = statistics.median(
+        row.median("baseline+pydantic") - row.median("baseline") for row in rows
+    )
+    results: dict[str, Any] = {
+        "machine": machine(),
+        "scenario": {
+            "units": UNITS,
+            "deploy_config": DEPLOY_CONFIG,
+            "runs_per_hook_and_variant": args.runs,
+            "dispatches_timed": len(all_lib) * len(VARIANTS),
+        },
+        "hooks": [
+            {
+                "phase": row.phase,
+                "hook": row.kind,
+                "unit": row.role,
+                "dispatches": len(row.indexes),
+                "calls": {
+                    "library": dict(sorted(row.library.items())),
+                    "baseline": dict(sorted(row.baseline.items())),
+                    "library_minus_baseline": row.extra(),
+                },
+                "ms_median": {v: round(row.median(v) * 1000, 1) for v in VARIANTS},
+                "ratio": round(ratios[i], 3),
+                "ratio_excluding_pydantic_import": round(ratios_excl[i], 3),
+            }
+            for i, row in enumerate(rows)
+        ],
+        "summary": {
+            "median_ratio": round(statistics.median(ratios), 3),
+            "median_ratio_excluding_pydantic_import": round(statistics.median(ratios_excl), 3),
+            "pydantic_import_ms_median": round(pydantic_ms * 1000, 1),
+            "total_calls": {
+                name: sum(len(run.calls) for run in runs) for name, runs in played.items()
+            },
+            "hooks_with_extra_calls": [
+                f"{row.phase}: {row.name}"
+                for row in rows
+                if any(n > 0 for n in row.extra().values())
+            ],
+        },
+    }
+    lines = ["## Hook tool calls and hook time per dispatch (3 units)", "", *hook_table(rows)]
+    summary = results["summary"]
+    lines += [
+        "",
+        f"Median ratio library / baseline: {summary['median_ratio']:.2f};"
+        f" excluding pydantic's import: {summary['median_ratio_excluding_pydantic_import']:.2f}"
+        f" (pydantic import: {summary['pydantic_import_ms_median']:.0f} ms)."
+        f" Hook tool calls in the whole scenario: library {summary['total_calls']['library']},"
+        f" baseline {summary['total_calls']['baseline']}.",
+    ]
+    if not args.skip_micro:
+        print("Micro-benchmarks...", flush=True)
+        results["micro_ms_median"] = micro.run()
+        lines += [
+            "",
+            "## Micro-benchmarks (median ms per call)",
+            "",
+            *micro_table(results["micro_ms_median"]),
+        ]
+    if not args.skip_fleet:
+        print("50-unit simulation...", flush=True)
+        results["fleet"] = fleet.run()
+        lines += ["", "## 50 units: one leader write, every delivery", ""]
+        lines += [f"- {name}: {json.dumps(summary)}" for name, summary in results["fleet"].items()]
+    results["markdown"] = lines
+    print("\n".join(lines))
+    args.output.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    print(f"\nWrote {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Charms the benchmarks run: the hand-written baseline and a read probe."""
