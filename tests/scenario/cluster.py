@@ -65,7 +65,8 @@ class HookRecord:
         hook: the hook's name, with the remote unit for relation hooks, for
             example ``"cluster-relation-changed(0)"``.
         changed: the `changed` field names of each `LeaderConfigChangedEvent`
-            emitted during the hook (re-emitted deferred events not included).
+            emitted during the hook (re-emitted deferred events not included;
+            for a hook that raised, scenario 7 reports none).
         status: the unit's status after the hook, as ``"name: message"``.
         failed: whether the hook failed, so that nothing it did was committed.
         error: the exception that failed the hook, if it raised one.
@@ -116,7 +117,8 @@ class Cluster(Generic[CharmT]):
         relation: the peer endpoint.
         relation_id: the peer relation's id.
         app_data: what the application databag holds before the first hook.
-        on_hook: called with each `HookRecord` as soon as the hook has run.
+        on_hook: called with each `HookRecord` once the hook's outcome is
+            committed (or discarded), so that it sees the cluster after the hook.
     """
 
     def __init__(
@@ -255,7 +257,7 @@ class Cluster(Generic[CharmT]):
         except testing.errors.UncaughtCharmError as e:
             error = e
         except BaseException as e:
-            self._record(unit, label, ctx, None, error=e)
+            self._publish(self._record(unit, label, ctx, None, error=e))
             raise
         if fail and out is not None:
             out, error = None, ClusterError(f"hook {label} on unit/{unit} failed on purpose")
@@ -263,6 +265,7 @@ class Cluster(Generic[CharmT]):
         if out is not None:
             self._commit(member, state, out)
             member.changed.extend(record.changed)
+        self._publish(record)
         return record
 
     def deliver(
@@ -473,16 +476,18 @@ class Cluster(Generic[CharmT]):
 
     def _state_of(self, member: _Unit) -> testing.State:
         relations = {self._relation(member)} if member.in_relation else set[testing.PeerRelation]()
-        return testing.State(
+        state = testing.State(
             leader=self.leader == member.number,
             config=self.config,
             relations=relations,
             secrets=self._secrets,
             stored_states=member.stored_states,
             deferred=member.deferred,
-            unit_status=member.status,
             planned_units=len(self._units),
         )
+        if member.status is None:  # scenario 7 refuses unit_status=None
+            return state
+        return dataclasses.replace(state, unit_status=member.status)
 
     def _event(
         self,
@@ -543,10 +548,12 @@ class Cluster(Generic[CharmT]):
             failed=out is None,
             error=error,
         )
+        return record
+
+    def _publish(self, record: HookRecord) -> None:
         self.log.append(record)
         if self._on_hook is not None:
             self._on_hook(record)
-        return record
 
     def _commit(self, member: _Unit, before: testing.State, out: testing.State) -> None:
         member.stored_states = frozenset(out.stored_states)
