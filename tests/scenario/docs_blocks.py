@@ -1,0 +1,324 @@
+"""Find, run and type-check the Python code blocks of the docs.
+
+The documents are README.md and the library's module docstring (its Charmhub page).
+The rules, which the docs follow:
+
+- Every fenced block whose info string is `python` is checked. Other blocks
+  (`shell`, `yaml`, ...) are not, except that a document's `yaml` blocks declaring
+  `peers`, `requires` or `provides` give the metadata its example charms run with.
+- A document's blocks run in order in one namespace, so a block can use what earlier
+  blocks in the same document defined or imported.
+- A block runs unless the line right before its fence (blank lines aside) is
+  `<!-- not executed: <reason> -->`; such a block is still type-checked.
+- For pyright, each block is its own module in strict mode that imports, from the
+  block that last defined it, each name it uses from earlier blocks.
+- Every `ops.CharmBase` subclass a block defines is run through `leader-elected` as
+  the leader, with the document's metadata and an empty peer relation per peer
+  endpoint.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import itertools
+import json
+import re
+import subprocess
+import symtable
+import sys
+import types
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import ops
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+LIBRARY = ROOT / "lib" / "charms" / "leader_config" / "v0" / "leader_config.py"
+STUBS = ROOT / "tests" / "docs_stubs"
+
+_FENCE = re.compile(r"^(?P<indent> *)(?P<fence>`{3,}|~{3,})\s*(?P<info>[^`\s]*)[^`]*$")
+_SKIP = re.compile(r"^\s*<!--\s*not executed:(?P<reason>.*?)-->\s*$")
+_unique = itertools.count()
+
+
+class DocsFormatError(ValueError):
+    """A document breaks the rules above (an unclosed fence, a skip marker with no reason)."""
+
+
+@dataclass(frozen=True)
+class Block:
+    """One fenced code block.
+
+    Attributes:
+        document: the document's name, as it appears in messages.
+        path: the file the document is in.
+        line: the line of `path` on which the block's code starts (1-based).
+        language: the fence's info string (`python`, `yaml`, ...).
+        code: the code, dedented to the fence.
+        skip_reason: why the block is not executed, or None if it is.
+    """
+
+    document: str
+    path: Path
+    line: int
+    language: str
+    code: str
+    skip_reason: str | None = None
+
+    @property
+    def where(self) -> str:
+        """`file:line` of the block, for messages."""
+        path = self.path.relative_to(ROOT) if self.path.is_relative_to(ROOT) else self.path
+        return f"{path}:{self.line}"
+
+
+def fenced_blocks(text: str, *, document: str, path: Path, first_line: int = 1) -> list[Block]:
+    """Every fenced code block of a Markdown `text` that starts on line `first_line` of `path`.
+
+    Raises:
+        DocsFormatError: for a fence that is never closed, or a skip marker without a reason.
+    """
+    lines = text.splitlines()
+    blocks: list[Block] = []
+    index = 0
+    while index < len(lines):
+        opening = _FENCE.match(lines[index])
+        if opening is None:
+            index += 1
+            continue
+        indent, fence = len(opening["indent"]), opening["fence"]
+        end = next(
+            (
+                i
+                for i in range(index + 1, len(lines))
+                if lines[i].strip().startswith(fence) and not lines[i].strip().strip(fence[0])
+            ),
+            None,
+        )
+        if end is None:
+            raise DocsFormatError(f"{path}:{first_line + index}: the code fence is never closed")
+        code = "\n".join(_dedent(line, indent) for line in lines[index + 1 : end])
+        blocks.append(
+            Block(
+                document=document,
+                path=path,
+                line=first_line + index + 1,
+                language=opening["info"].lower(),
+                code=code + "\n",
+                skip_reason=_skip_reason(lines[:index], f"{path}:{first_line + index}"),
+            )
+        )
+        index = end + 1
+    return blocks
+
+
+def _dedent(line: str, indent: int) -> str:
+    """The line without the fence's indentation (or as much of it as it has)."""
+    return line[min(indent, len(line) - len(line.lstrip(" "))) :]
+
+
+def _skip_reason(before: list[str], where: str) -> str | None:
+    previous = next((line for line in reversed(before) if line.strip()), "")
+    marker = _SKIP.match(previous)
+    if marker is None:
+        return None
+    reason = marker["reason"].strip()
+    if not reason:
+        raise DocsFormatError(f"{where}: say why the block is not executed")
+    return reason
+
+
+def readme() -> list[Block]:
+    """The code blocks of README.md."""
+    path = ROOT / "README.md"
+    return fenced_blocks(path.read_text(), document="README.md", path=path)
+
+
+def module_docstring() -> list[Block]:
+    """The code blocks of the library's module docstring (as Charmhub shows it)."""
+    module = ast.parse(LIBRARY.read_text())
+    first = module.body[0]
+    if not (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)):
+        raise DocsFormatError(f"{LIBRARY}: no module docstring")
+    text = first.value.value
+    assert isinstance(text, str)
+    # The docstring's text starts on the line of its opening quotes.
+    return fenced_blocks(text, document="module docstring", path=LIBRARY, first_line=first.lineno)
+
+
+DOCUMENTS = {"README.md": readme, "module docstring": module_docstring}
+
+
+def python_blocks(blocks: list[Block]) -> list[Block]:
+    """The blocks the docs check runs and type-checks."""
+    return [block for block in blocks if block.language == "python"]
+
+
+def charm_metadata(blocks: list[Block]) -> dict[str, Any]:
+    """The document's metadata: its `yaml` blocks that declare relation endpoints, merged."""
+    meta: dict[str, Any] = {"name": "docs-example"}
+    for block in blocks:
+        if block.language != "yaml":
+            continue
+        data = yaml.safe_load(block.code)
+        if isinstance(data, dict) and {"peers", "requires", "provides"} & set(data):  # pyright: ignore[reportUnknownArgumentType]
+            meta.update(data)  # pyright: ignore[reportUnknownArgumentType]
+    return meta
+
+
+# Running
+
+
+@dataclass(frozen=True)
+class ExampleCharm:
+    """An `ops.CharmBase` subclass a block defined."""
+
+    block: Block
+    name: str
+    charm_type: type[Any]
+
+
+def run_blocks(blocks: list[Block]) -> list[ExampleCharm]:
+    """Execute the executable Python blocks in order in one fresh module's namespace.
+
+    A traceback names the document's file and line. Returns the charm classes that
+    the blocks defined, each with the block that defined it.
+    """
+    module = types.ModuleType(f"docs_example_{next(_unique)}")
+    sys.modules[module.__name__] = module  # pydantic and ops look classes' modules up
+    charms: list[ExampleCharm] = []
+    try:
+        for block in python_blocks(blocks):
+            if block.skip_reason is not None:
+                continue
+            before = dict(module.__dict__)
+            # Padding keeps line numbers: tracebacks point into the document itself.
+            code = compile("\n" * (block.line - 1) + block.code, str(block.path), "exec")
+            exec(code, module.__dict__)  # noqa: S102 (our own docs)
+            for name, value in module.__dict__.items():
+                if (
+                    isinstance(value, type)
+                    and issubclass(value, ops.CharmBase)
+                    and value.__module__ == module.__name__
+                    and before.get(name) is not value
+                ):
+                    charms.append(ExampleCharm(block, name, value))
+    finally:
+        del sys.modules[module.__name__]
+    return charms
+
+
+# Type-checking
+
+
+def _bound_names(table: symtable.SymbolTable) -> set[str]:
+    """The names a module binds at its top level."""
+    return {s.get_name() for s in table.get_symbols() if s.is_assigned() or s.is_imported()}
+
+
+def _global_uses(table: symtable.SymbolTable, *, top: bool = True) -> set[str]:
+    """The module-level names a module uses, at its top level or in any nested scope."""
+    names = {
+        symbol.get_name()
+        for symbol in table.get_symbols()
+        if symbol.is_referenced() and (top or symbol.is_global())
+    }
+    for child in table.get_children():
+        names |= _global_uses(child, top=False)
+    return names
+
+
+@dataclass(frozen=True)
+class CheckedFile:
+    """A block written out for pyright, and how its lines map back to the document."""
+
+    block: Block
+    path: Path
+    offset: int  # how many import lines come before the block's code
+
+    def document_line(self, file_line: int) -> int:
+        """The document line of a 0-based line of the written file."""
+        return self.block.line + file_line - self.offset
+
+
+def write_for_pyright(documents: dict[str, list[Block]], directory: Path) -> list[CheckedFile]:
+    """Write each Python block as a module of its own, importing what it uses from earlier ones.
+
+    A module lists in `__all__` the names that later blocks import from it, so that an
+    import which only later blocks use is not reported as unused.
+    """
+    written: list[CheckedFile] = []
+    for number, blocks in enumerate(documents.values()):
+        defined_in: dict[str, str] = {}  # name -> the module of the block that last bound it
+        exported: dict[str, set[str]] = {}  # module -> names later blocks import from it
+        modules: list[tuple[str, Block, list[str]]] = []
+        for index, block in enumerate(python_blocks(blocks)):
+            module_name = f"doc{number}_block{index:02d}"
+            table = symtable.symtable(block.code, block.where, "exec")
+            bound = _bound_names(table)
+            earlier = sorted(
+                (_global_uses(table) - bound - set(dir(builtins))) & defined_in.keys()
+            )
+            for name in earlier:
+                exported.setdefault(defined_in[name], set()).add(name)
+            modules.append(
+                (
+                    module_name,
+                    block,
+                    [f"from {defined_in[name]} import {name}" for name in earlier],
+                )
+            )
+            defined_in.update(dict.fromkeys(bound, module_name))
+        for module_name, block, imports in modules:
+            path = directory / f"{module_name}.py"
+            names = sorted(exported.get(module_name, ()))
+            footer = f"\n__all__ = {names!r}\n" if names else ""
+            path.write_text("".join(f"{line}\n" for line in imports) + block.code + footer)
+            written.append(CheckedFile(block, path, len(imports)))
+    (directory / "pyrightconfig.json").write_text(
+        json.dumps(
+            {
+                "typeCheckingMode": "strict",
+                "pythonVersion": "3.10",
+                "extraPaths": [str(LIBRARY.parents[3]), str(STUBS)],
+                "reportMissingModuleSource": False,
+            }
+        )
+    )
+    return written
+
+
+def pyright_problems(files: list[CheckedFile], directory: Path) -> Iterator[str]:
+    """Run pyright (the one installed with this Python) on the written blocks.
+
+    Yields:
+        One `file:line: severity: message` per error or warning, with the document's
+        file and line.
+    """
+    result = subprocess.run(
+        [sys.executable, "-m", "pyright", "--outputjson", "--pythonpath", sys.executable],
+        cwd=directory,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    try:
+        report = json.loads(result.stdout)
+    except ValueError:
+        yield f"pyright did not run: {result.stdout}{result.stderr}"
+        return
+    by_path = {str(file.path.resolve()): file for file in files}
+    for diagnostic in report["generalDiagnostics"]:
+        if diagnostic["severity"] not in ("error", "warning"):
+            continue
+        file = by_path[str(Path(diagnostic["file"]).resolve())]
+        line = file.document_line(diagnostic["range"]["start"]["line"])
+        where = f"{file.block.where.rsplit(':', 1)[0]}:{line}"
+        rule = f" ({diagnostic['rule']})" if "rule" in diagnostic else ""
+        yield f"{where}: {diagnostic['severity']}: {diagnostic['message']}{rule}"
+    if result.returncode not in (0, 1):
+        yield f"pyright exited {result.returncode}: {result.stderr}"

@@ -1,0 +1,159 @@
+"""The docs cannot drift: their Python blocks run, type-check, and their charms work.
+
+Every Python block of README.md and of the module docstring runs, type-checks with
+pyright in strict mode, and every charm the blocks define handles a hook.
+
+The rules are in docs_blocks.py's docstring.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from ops import testing
+
+import docs_blocks
+from docs_blocks import Block, DocsFormatError
+
+DOCUMENTS = sorted(docs_blocks.DOCUMENTS)
+
+
+@pytest.fixture(autouse=True)
+def docs_stubs(monkeypatch: pytest.MonkeyPatch):
+    """Stand-ins for other libraries that migration guides show code for."""
+    monkeypatch.setattr(sys, "path", [str(docs_blocks.STUBS), *sys.path])
+
+
+def blocks_of(document: str) -> list[Block]:
+    return docs_blocks.DOCUMENTS[document]()
+
+
+@pytest.mark.parametrize("document", DOCUMENTS)
+def test_document_has_python_blocks(document: str):
+    assert docs_blocks.python_blocks(blocks_of(document))
+
+
+@pytest.mark.parametrize("document", DOCUMENTS)
+def test_python_blocks_run_in_order(document: str):
+    docs_blocks.run_blocks(blocks_of(document))
+
+
+@pytest.mark.parametrize("document", DOCUMENTS)
+def test_example_charms_handle_leader_elected(document: str):
+    blocks = blocks_of(document)
+    meta = docs_blocks.charm_metadata(blocks)
+    assert meta.get("peers"), f"{document} has no charmcraft.yaml block declaring `peers`"
+    charms = docs_blocks.run_blocks(blocks)
+    assert charms, f"{document} defines no charm"
+    failures: list[str] = []
+    for charm in charms:
+        ctx = testing.Context(charm.charm_type, meta=meta)
+        relations = {
+            testing.PeerRelation(endpoint, peers_data={1: {}}) for endpoint in meta["peers"]
+        }
+        try:
+            ctx.run(ctx.on.leader_elected(), testing.State(leader=True, relations=relations))
+        except testing.errors.UncaughtCharmError as e:
+            failures.append(f"{charm.block.where}: {charm.name}: {e.__cause__!r}")
+    assert not failures, "\n".join(failures)
+
+
+@pytest.mark.pyright
+def test_python_blocks_type_check(tmp_path: Path):
+    documents = {name: blocks_of(name) for name in DOCUMENTS}
+    files = docs_blocks.write_for_pyright(documents, tmp_path)
+    problems = list(docs_blocks.pyright_problems(files, tmp_path))
+    assert not problems, "\n".join(problems)
+
+
+# The rules themselves, on small documents.
+
+SAMPLE = """\
+# Title
+
+```python
+x = 1
+```
+
+<!-- not executed: needs a running Juju -->
+
+```python
+import juju_only
+```
+
+```shell
+python is not run
+```
+
+- a list item with an indented block:
+
+  ````python
+  y = x + 1
+  ````
+"""
+
+
+def sample_blocks() -> list[Block]:
+    return docs_blocks.fenced_blocks(SAMPLE, document="sample", path=Path("sample.md"))
+
+
+def test_blocks_keep_their_document_lines_and_language():
+    blocks = sample_blocks()
+    assert [(b.line, b.language) for b in blocks] == [
+        (4, "python"),
+        (10, "python"),
+        (14, "shell"),
+        (20, "python"),
+    ]
+    assert blocks[3].code == "y = x + 1\n"
+
+
+def test_skip_marker_stops_execution_only_of_the_next_block():
+    assert [b.skip_reason for b in sample_blocks()] == [None, "needs a running Juju", None, None]
+
+
+def test_blocks_share_one_namespace_in_order():
+    docs_blocks.run_blocks(sample_blocks())  # the last block uses x; juju_only is skipped
+
+
+def test_a_failing_block_fails_with_the_document_line():
+    blocks = docs_blocks.fenced_blocks(
+        "```python\n\n1 / 0\n```\n", document="d", path=Path("d.md")
+    )
+    with pytest.raises(ZeroDivisionError) as info:
+        docs_blocks.run_blocks(blocks)
+    assert str(info.traceback[-1].path) == "d.md"
+    assert info.traceback[-1].lineno + 1 == 3
+
+
+def test_skip_marker_needs_a_reason():
+    with pytest.raises(DocsFormatError, match="say why"):
+        docs_blocks.fenced_blocks(
+            "<!-- not executed: -->\n```python\nx\n```\n", document="d", path=Path("d.md")
+        )
+
+
+def test_unclosed_fence_is_an_error():
+    with pytest.raises(DocsFormatError, match="never closed"):
+        docs_blocks.fenced_blocks("```python\nx = 1\n", document="d", path=Path("d.md"))
+
+
+def test_metadata_comes_from_yaml_blocks_that_declare_endpoints():
+    text = "```yaml\npeers:\n  cluster:\n    interface: c\n```\n\n```yaml\nother: 1\n```\n"
+    blocks = docs_blocks.fenced_blocks(text, document="d", path=Path("d.md"))
+    assert docs_blocks.charm_metadata(blocks) == {
+        "name": "docs-example",
+        "peers": {"cluster": {"interface": "c"}},
+    }
+
+
+@pytest.mark.pyright
+def test_type_check_reports_document_lines(tmp_path: Path):
+    text = "```python\nimport ops\n```\n\ntext\n\n```python\n\nx: int = ops.__name__\n```\n"
+    blocks = docs_blocks.fenced_blocks(text, document="d", path=tmp_path / "d.md")
+    files = docs_blocks.write_for_pyright({"d": blocks}, tmp_path)
+    problems = list(docs_blocks.pyright_problems(files, tmp_path))
+    assert len(problems) == 1
+    assert problems[0].startswith(f"{tmp_path / 'd.md'}:9: error:")
