@@ -31,7 +31,7 @@ import types
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import ops
 import yaml
@@ -142,10 +142,9 @@ def module_docstring() -> list[Block]:
     """The code blocks of the library's module docstring (as Charmhub shows it)."""
     module = ast.parse(LIBRARY.read_text())
     first = module.body[0]
-    if not (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)):
+    text = ast.get_docstring(module, clean=False)
+    if text is None:
         raise DocsFormatError(f"{LIBRARY}: no module docstring")
-    text = first.value.value
-    assert isinstance(text, str)
     # The docstring's text starts on the line of its opening quotes.
     return fenced_blocks(text, document="module docstring", path=LIBRARY, first_line=first.lineno)
 
@@ -164,9 +163,12 @@ def charm_metadata(blocks: list[Block]) -> dict[str, Any]:
     for block in blocks:
         if block.language != "yaml":
             continue
-        data = yaml.safe_load(block.code)
-        if isinstance(data, dict) and {"peers", "requires", "provides"} & set(data):  # pyright: ignore[reportUnknownArgumentType]
-            meta.update(data)  # pyright: ignore[reportUnknownArgumentType]
+        data: object = yaml.safe_load(block.code)
+        if not isinstance(data, dict):
+            continue
+        snippet = cast("dict[str, Any]", data)
+        if {"peers", "requires", "provides"} & snippet.keys():
+            meta.update(snippet)
     return meta
 
 
