@@ -244,10 +244,12 @@ class Cluster(Generic[CharmT]):
         out: testing.State | None = None
         error: BaseException | None = None
         try:
-            with ctx(event, state) as mgr:
-                if prepare is not None:
+            if prepare is None:
+                out = ctx.run(event, state)
+            else:
+                with ctx(event, state) as mgr:
                     prepare(mgr.charm)
-                out = mgr.run()
+                    out = mgr.run()
         except testing.ActionFailed as e:
             # A failed action is a hook that exits 0: Juju commits what it did.
             if isinstance(e.state, testing.State):

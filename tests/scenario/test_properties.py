@@ -334,6 +334,7 @@ PROFILES = {
         stateful_step_count=15,
         deadline=None,
         suppress_health_check=[HealthCheck.too_slow],
+        database=None,
     ),
     "soak": settings(
         max_examples=2000,
