@@ -109,39 +109,11 @@ def _kinds() -> list[tuple[str, bool]]:
     return sorted(kinds)
 
 
-def _over_budget(kind: str, leader: bool, reason: str) -> Any:
-    return pytest.param(
-        kind,
-        leader,
-        marks=pytest.mark.xfail(strict=True, reason=reason),
-        id=f"{kind}-{'leader' if leader else 'follower'}",
-    )
-
-
-# Measured with the library at LIBPATCH 1; remove a mark once the library is fixed.
-_KNOWN_EXCESS = {
-    (f"{PEER}-relation-created", True): (
-        "measured: relation-set 2 vs 1, status-set 2 vs 1, juju-log 6 vs 3 (+2 allowed):"
-        " the library publishes defaults, then the charm's update() writes the deploy config"
-    ),
-    ("start", True): "measured: +1 relation-ids, +1 relation-list, +1 relation-get",
-    ("start", False): "measured: +1 relation-ids, +1 relation-list, +1 relation-get",
-    (f"{PEER}-relation-joined (unit)", True): "measured: +1 relation-get",
-    (f"{PEER}-relation-joined (unit)", False): "measured: +1 relation-get",
-}
-
-
 def _kind_params() -> list[Any]:
-    params: list[Any] = []
-    for kind, leader in _kinds():
-        reason = _KNOWN_EXCESS.get((kind, leader))
-        if reason:
-            params.append(_over_budget(kind, leader, reason))
-        else:
-            params.append(
-                pytest.param(kind, leader, id=f"{kind}-{'leader' if leader else 'follower'}")
-            )
-    return params
+    return [
+        pytest.param(kind, leader, id=f"{kind}-{'leader' if leader else 'follower'}")
+        for kind, leader in _kinds()
+    ]
 
 
 def test_both_charms_run_the_same_hooks_and_end_in_the_same_state(played: Played):
@@ -255,11 +227,6 @@ def test_a_hook_in_which_the_view_did_not_change_does_not_validate_the_config(
     assert calls
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="measured: 2 secret-get in every hook that reads the config (get_secret, then"
-    " get_content(refresh=True))",
-)
 def test_secret_fields_are_fetched_at_most_once_per_hook(played: Played):
     assert any(run.counts()["secret-get"] for run in played.library)
     over = {

@@ -14,8 +14,10 @@ from charms.leader_config.v0.leader_config import LeaderConfig, LeaderConfigChan
 from conftest import (
     META,
     Shared,
+    SharedCharm,
     app_data,
     changed_events,
+    counting_relation_sets,
     follower_state,
     make_context,
     peer,
@@ -43,17 +45,42 @@ def test_the_leader_publishes_the_complete_config_when_elected_and_emits_every_f
     assert out.unit_status == ops.ActiveStatus("log_level=info")
 
 
-@pytest.mark.parametrize("hook", ["relation_created", "upgrade_charm", "start"])
+@pytest.mark.parametrize("hook", ["relation_created", "upgrade_charm", "relation_changed"])
 def test_the_leader_publishes_in_the_first_hook_where_it_leads_with_a_peer_relation(hook: str):
     ctx = make_context()
     state = testing.State(leader=True, relations={peer()})
-    event = (
-        ctx.on.relation_created(peer_of(state))
-        if hook == "relation_created"
-        else getattr(ctx.on, hook)()
-    )
-    out = ctx.run(event, state)
+    relation = peer_of(state)
+    events = {
+        "relation_created": ctx.on.relation_created(relation),
+        "relation_changed": ctx.on.relation_changed(relation, remote_unit=1),
+        "upgrade_charm": ctx.on.upgrade_charm(),
+    }
+    out = ctx.run(events[hook], state)
     assert app_data(out) == PUBLISHED
+    assert changed_events(ctx) == [ALL_FIELDS]
+
+
+class WritingCharm(SharedCharm):
+    """Writes its own config in relation-created, as most charms do when they lead."""
+
+    def __init__(self, framework: ops.Framework):
+        super().__init__(framework)
+        framework.observe(self.on["cluster"].relation_created, self._on_created)
+
+    def _on_created(self, _: ops.RelationCreatedEvent) -> None:
+        self.shared.update(log_level="debug")
+
+
+def test_a_charm_write_in_the_same_hook_publishes_everything_in_one_relation_set():
+    ctx = testing.Context(WritingCharm, meta=META)
+    state = testing.State(leader=True, relations={peer()})
+    with (
+        ctx(ctx.on.relation_created(peer_of(state)), state) as mgr,
+        counting_relation_sets(mgr.charm) as sets,
+    ):
+        out = mgr.run()
+    assert sets == [{"log_level": '"debug"', "members": "[]"}]
+    assert app_data(out) == {"log_level": '"debug"', "members": "[]"}
     assert changed_events(ctx) == [ALL_FIELDS]
 
 
@@ -119,21 +146,36 @@ def test_chain_leader_output_to_follower_gives_exactly_one_event_naming_the_chan
     assert changed_events(follower) == []
 
 
-@pytest.mark.parametrize(
-    "hook", ["relation_created", "relation_joined", "relation_changed", "upgrade_charm", "start"]
-)
+@pytest.mark.parametrize("hook", ["relation_created", "relation_changed", "upgrade_charm"])
 def test_a_follower_emits_in_the_first_hook_where_the_change_is_visible(hook: str):
     ctx = make_context(unit_id=1)
     state = follower_state(_leader_publishes())
     relation = peer_of(state)
     events = {
         "relation_created": ctx.on.relation_created(relation),
-        "relation_joined": ctx.on.relation_joined(relation, remote_unit=0),
         "relation_changed": ctx.on.relation_changed(relation, remote_unit=0),
         "upgrade_charm": ctx.on.upgrade_charm(),
-        "start": ctx.on.start(),
     }
     ctx.run(events[hook], state)
+    assert changed_events(ctx) == [ALL_FIELDS]
+
+
+@pytest.mark.parametrize("hook", ["relation_joined", "start", "update_status"])
+def test_hooks_that_cannot_bring_a_new_view_leave_it_to_relation_changed(hook: str):
+    # Juju follows relation-joined with relation-changed, and a leader's write reaches
+    # every unit as relation-changed: reading here too would cost a hook tool call.
+    ctx = make_context(unit_id=1)
+    state = follower_state(_leader_publishes())
+    relation = peer_of(state)
+    events = {
+        "relation_joined": ctx.on.relation_joined(relation, remote_unit=0),
+        "start": ctx.on.start(),
+        "update_status": ctx.on.update_status(),
+    }
+    out = ctx.run(events[hook], state)
+    assert changed_events(ctx) == []
+    ctx = make_context(unit_id=1)
+    ctx.run(ctx.on.relation_changed(relation, remote_unit=0), out)
     assert changed_events(ctx) == [ALL_FIELDS]
 
 
@@ -262,7 +304,7 @@ def test_objects_with_prefixes_share_a_relation_and_touch_only_their_own_keys():
     assert mgr.charm.seen == [("second", frozenset({"members"}))]
 
 
-@pytest.mark.parametrize("hook", ["leader_elected", "start", "upgrade_charm"])
+@pytest.mark.parametrize("hook", ["leader_elected", "upgrade_charm"])
 def test_hooks_before_the_peer_relation_exists_do_nothing(hook: str):
     ctx = make_context()
     out = ctx.run(getattr(ctx.on, hook)(), testing.State(leader=True))

@@ -20,7 +20,15 @@ from charms.leader_config.v0.leader_config import (
     LeaderConfigError,
     SecretUnavailableError,
 )
-from conftest import META, SharedCharm, app_data, follower_state, peer, peer_of
+from conftest import (
+    META,
+    SharedCharm,
+    app_data,
+    counting_relation_sets,
+    follower_state,
+    peer,
+    peer_of,
+)
 
 GENERATED: list[str] = []  # every value the factory produced, in order
 
@@ -74,6 +82,11 @@ def _the_secret(state: testing.State) -> testing.Secret:
     return secret
 
 
+def _values(secret: testing.Secret) -> dict[str, str]:
+    """The secret's latest content, without the stamp that tells revisions apart."""
+    return {k: v for k, v in secret.latest_content.items() if k != "leader-config-stamp"}
+
+
 def _on_follower(state: testing.State) -> tuple[testing.Context[SecretCharm], testing.State]:
     ctx = _ctx(unit_id=1)
     return ctx, ctx.run(ctx.on.relation_changed(peer_of(state), remote_unit=0), state)
@@ -101,7 +114,7 @@ def test_the_leader_keeps_secret_values_out_of_the_databag_and_in_one_labelled_a
     secret = _the_secret(out)
     assert secret.label == "leader-config-cluster"
     assert secret.owner in ("app", "application")
-    assert secret.latest_content == {"admin-password": GENERATED[0]}
+    assert _values(secret) == {"admin-password": GENERATED[0]}
     assert json.loads(data["secret-id"]) == secret.id
     assert json.loads(data["join_token"]) is None
     assert json.loads(data["pin"]) is None
@@ -164,16 +177,27 @@ def test_a_config_without_secret_fields_costs_no_secret_calls():
     assert calls == []
 
 
-def test_the_secret_is_fetched_once_per_hook_however_often_it_is_read():
+def _secret_gets_in_relation_changed(state: testing.State) -> list[bool]:
+    """Whether each secret-get a follower's relation-changed makes asks to refresh."""
     ctx = _ctx(unit_id=1)
-    state = follower_state(_publish())
     with ctx(ctx.on.relation_changed(peer_of(state), remote_unit=0), state) as mgr:
         calls = _count_secret_gets(mgr.charm)
         mgr.run()
         for _ in range(3):
             assert mgr.charm.shared.get() is not None
-    # One fetch: ops' lookup, then the refresh to the latest revision.
-    assert [call.get("refresh", False) for call in calls] == [False, True]
+    return [call.get("refresh", False) for call in calls]
+
+
+def test_the_secret_is_fetched_once_per_hook_however_often_it_is_read():
+    assert _secret_gets_in_relation_changed(follower_state(_publish())) == [False]
+
+
+def test_a_unit_tracking_an_older_revision_refreshes_to_the_latest_once():
+    published = _publish()
+    rotated, _ = _leader_writes(published, admin_password=pydantic.SecretStr("rotated-Xy9"))
+    # The follower's tracked revision is still the first one: the stamp tells it so.
+    assert _the_secret(rotated).tracked_content["admin-password"] == GENERATED[0]
+    assert _secret_gets_in_relation_changed(follower_state(rotated)) == [False, True]
 
 
 def test_rotation_reaches_a_follower_as_one_event_naming_the_field():
@@ -183,7 +207,7 @@ def test_rotation_reaches_a_follower_as_one_event_naming_the_field():
         published, admin_password=pydantic.SecretStr("rotated-Xy9")
     )
     assert leader_events == [frozenset({"admin_password"})]
-    assert _the_secret(rotated).latest_content == {"admin-password": "rotated-Xy9"}
+    assert _values(_the_secret(rotated)) == {"admin-password": "rotated-Xy9"}
     ctx, out = _on_follower(_follow(rotated, seen))
     assert _changed(ctx) == [frozenset({"admin_password"})]
     with ctx(ctx.on.update_status(), out) as mgr:
@@ -217,13 +241,13 @@ def test_a_plain_write_leaves_the_secret_alone():
 def test_none_removes_a_field_from_the_secret_and_the_last_removal_removes_the_secret():
     published = _publish()
     with_token, _ = _leader_writes(published, join_token=pydantic.SecretStr("tok-123"))
-    assert _the_secret(with_token).latest_content == {
+    assert _values(_the_secret(with_token)) == {
         "admin-password": GENERATED[0],
         "join-token": "tok-123",
     }
     without, events = _leader_writes(with_token, join_token=None)
     assert events == [frozenset({"join_token"})]
-    assert _the_secret(without).latest_content == {"admin-password": GENERATED[0]}
+    assert _values(_the_secret(without)) == {"admin-password": GENERATED[0]}
     assert json.loads(app_data(without)["join_token"]) is None
 
 
@@ -253,7 +277,7 @@ def test_removing_the_last_secret_field_removes_the_secret_and_its_id():
     with ctx(ctx.on.update_status(), out) as mgr:
         mgr.charm.shared.update(token=pydantic.SecretStr("def-456"))
         out = mgr.run()
-    assert _the_secret(out).latest_content == {"token": "def-456"}
+    assert _values(_the_secret(out)) == {"token": "def-456"}
 
 
 def test_secret_remove_for_the_configs_secret_removes_that_revision():
@@ -297,7 +321,7 @@ def test_a_leader_whose_secret_is_gone_writes_a_new_one_with_set():
     with ctx(ctx.on.update_status(), gone) as mgr:
         mgr.charm.shared.set(Credentials(admin_password=pydantic.SecretStr("fresh-123")))
         out = mgr.run()
-    assert _the_secret(out).latest_content == {"admin-password": "fresh-123"}
+    assert _values(_the_secret(out)) == {"admin-password": "fresh-123"}
 
 
 def test_a_schema_with_secret_fields_fails_at_construction_on_a_juju_without_secrets():
@@ -343,7 +367,7 @@ class KeysCharm(ops.CharmBase):
 def test_field_names_map_to_valid_secret_content_keys_and_back():
     ctx = testing.Context(KeysCharm, meta=META)
     out = ctx.run(ctx.on.leader_elected(), testing.State(leader=True, relations={peer()}))
-    assert _the_secret(out).latest_content == {
+    assert _values(_the_secret(out)) == {
         "db-password": "one-111",
         "field-pw": "two-222",
         "api-key": "three-333",
@@ -512,3 +536,28 @@ def test_a_leader_write_when_juju_refuses_the_secret_raises_and_writes_nothing()
         out = mgr.run()
     assert caught.value.__cause__ is error
     assert app_data(out) == app_data(published)
+
+
+def test_repeating_handled_plain_values_reads_no_secret_and_writes_nothing():
+    published = _publish()
+    ctx = _ctx()
+    with ctx(ctx.on.config_changed(), published) as mgr:
+        calls = _count_secret_gets(mgr.charm)
+        with counting_relation_sets(mgr.charm) as sets:
+            mgr.charm.shared.update(log_level="info")
+        out = mgr.run()
+    assert (calls, sets) == ([], [])
+    assert app_data(out) == app_data(published)
+
+
+def test_a_new_plain_value_is_validated_with_the_whole_config():
+    published = _publish()
+    ctx = _ctx()
+    with ctx(ctx.on.config_changed(), published) as mgr:
+        calls = _count_secret_gets(mgr.charm)
+        with pytest.raises(pydantic.ValidationError):
+            mgr.charm.shared.update(log_level=["not", "a", "string"])
+        mgr.charm.shared.update(log_level="debug")
+        out = mgr.run()
+    assert len(calls) == 1  # the full validation needs the secret fields' values
+    assert app_data(out)["log_level"] == '"debug"'

@@ -147,7 +147,7 @@ import types
 import typing
 from collections.abc import Callable, Generator, Mapping
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
 
 import ops
 import pydantic
@@ -157,7 +157,7 @@ if TYPE_CHECKING:
 
 LIBID = "4c9d7f3a1e6b4d2f8a5c0e9b7d3f1a26"
 LIBAPI = 0
-LIBPATCH = 4
+LIBPATCH = 5
 PYDEPS = ["pydantic>=2,<3"]
 
 logger = logging.getLogger(__name__)
@@ -166,6 +166,9 @@ ConfigT = TypeVar("ConfigT", bound=pydantic.BaseModel)
 
 _SECRET_KEY = re.compile(r"[a-z](?:-?[a-z0-9]){2,}")  # Juju's rule for secret content keys
 _MASK = "**********"
+# A content key of the secret holding a digest of the databag's markers, so that a
+# unit can tell whether the revision it tracks is the current one.
+_STAMP_KEY = "leader-config-stamp"
 
 
 # Errors
@@ -330,6 +333,7 @@ class _Codec(Generic[ConfigT]):
         self.keys = {name: prefix + alias for name, alias in self.aliases.items()}
         self.secret_id_key = prefix + "secret-id"
         self._names_by_alias = {alias: name for name, alias in self.aliases.items()}
+        self._adapters: dict[str, pydantic.TypeAdapter[Any]] = {}  # built on first use
         self._check_secret_names()
 
     def _check_secret_names(self) -> None:
@@ -341,7 +345,8 @@ class _Codec(Generic[ConfigT]):
                 " secret's id; rename the field or its alias"
             )
         for name, key in self.content_keys.items():
-            if not _SECRET_KEY.fullmatch(key) or list(self.content_keys.values()).count(key) > 1:
+            taken = [*self.content_keys.values(), _STAMP_KEY]
+            if not _SECRET_KEY.fullmatch(key) or taken.count(key) > 1:
                 raise ValueError(
                     f"{self.schema.__name__}.{name}: cannot map the field to a unique Juju"
                     f" secret content key (got {key!r}); rename the field or give it an alias"
@@ -350,6 +355,33 @@ class _Codec(Generic[ConfigT]):
     def marked_secrets(self, raw: Mapping[str, str]) -> list[str]:
         """The secret fields whose databag marker says the secret holds a value."""
         return [name for name in self.content_keys if raw.get(self.keys[name], "null") != "null"]
+
+    def secret_content(self, values: Mapping[str, str], raw: Mapping[str, str]) -> dict[str, str]:
+        """The secret's content: `values` by content key, stamped with `raw`'s markers."""
+        if not values:
+            return {}
+        stamp = _digest(*(f"{name}={raw[self.keys[name]]}" for name in self.marked_secrets(raw)))
+        return {**values, _STAMP_KEY: stamp}
+
+    def stamped(self, content: Mapping[str, str], raw: Mapping[str, str]) -> bool:
+        """Whether `content` is the revision that `raw`'s markers describe."""
+        values = {key: value for key, value in content.items() if key != _STAMP_KEY}
+        return self.secret_content(values, raw).get(_STAMP_KEY) == content.get(_STAMP_KEY)
+
+    def encode_value(self, name: str, value: Any) -> str:
+        """Validate and encode one plain field's value on its own; raise ValidationError."""
+        adapter = self._adapters.get(name)
+        if adapter is None:
+            field = self.schema.model_fields[name]
+            annotation: Any = field.annotation
+            if field.metadata:
+                annotation = Annotated[(annotation, *field.metadata)]
+            adapter = self._adapters[name] = pydantic.TypeAdapter(annotation)
+        valid: Any = adapter.validate_python(value)
+        dumped = adapter.dump_python(valid, mode="json")
+        if isinstance(valid, (set, frozenset)):
+            dumped = sorted(dumped, key=_dumps)
+        return _dumps(dumped)
 
     def encode(self, config: ConfigT) -> dict[str, str]:
         """Return each plain (not secret) field's wire value, by field name."""
@@ -516,18 +548,22 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         self._decoded: tuple[dict[str, str], ConfigT] | None = None
         self._adopted: tuple[dict[str, str], ConfigT | None] | None = None
         self._secret: tuple[str, ops.Secret, dict[str, str]] | None = None
+        self._publish_pending = False
         # What this unit last handled: a digest of its own raw keys, and one per field.
         self._stored.set_default(fingerprint="", digests={})
         peer_events = charm.on[relation_name]
+        # The hooks in which the app databag can first show a change (and a new leader
+        # or a new schema can find keys missing).
         for event in (
             peer_events.relation_created,
-            peer_events.relation_joined,
             peer_events.relation_changed,
             charm.on.leader_elected,
             charm.on.upgrade_charm,
-            charm.on.start,
         ):
             self.framework.observe(event, self._on_hook)
+        # Emitted after the charm's own handlers in every hook: the leader publishes what
+        # it found missing there, unless the charm's own write already has.
+        self.framework.observe(charm.on.collect_unit_status, self._on_end_of_hook)
 
     def __repr__(self) -> str:
         return (
@@ -580,7 +616,10 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
                 f" (fields: {', '.join(self._codec.aliases)})"
             )
         relation = self._writable_relation()
-        current = self._current(relation, self._read(relation))
+        raw = self._read(relation)
+        if self._repeats_handled_values(raw, changes):
+            return
+        current = self._current(relation, raw)
         data = current.model_dump(by_alias=True) if current is not None else {}
         data.update({self._codec.aliases[name]: value for name, value in changes.items()})
         self._write(relation, self._codec.validate(data))
@@ -629,6 +668,27 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         draft = current.model_copy(deep=True) if current is not None else self._codec.validate({})
         yield draft
         self._write(relation, self._codec.revalidate(draft))
+
+    def _repeats_handled_values(self, raw: dict[str, str], changes: Mapping[str, Any]) -> bool:
+        """Whether `update(**changes)` would only repeat plain values this unit has handled.
+
+        Such a write is a no-op: it needs no secret read and no full validation, which
+        makes the common "publish my config on every config-changed" free.
+        """
+        if (
+            any(name in self._codec.content_keys for name in changes)
+            or any(key not in raw for key in self._codec.keys.values())
+            or self._fingerprint(raw) != self._stored.fingerprint
+            or self._codec.schema.model_config.get("strict")
+        ):
+            return False
+        try:
+            return all(
+                self._codec.encode_value(name, value) == raw[self._codec.keys[name]]
+                for name, value in changes.items()
+            )
+        except pydantic.ValidationError:
+            return False  # the full validation reports it
 
     # Reading
 
@@ -721,8 +781,12 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         if self._secret is None or self._secret[0] != secret_id:
             try:
                 secret = self.model.get_secret(id=secret_id)
-                # Units of the owning application track revisions too: ask for the latest.
-                self._secret = (secret_id, secret, secret.get_content(refresh=True))
+                content = secret.get_content()  # fetched by get_secret: no second call
+                if not self._codec.stamped(content, raw):
+                    # This unit tracks an older revision (units of the owning application
+                    # track revisions too): move to the latest.
+                    content = secret.get_content(refresh=True)
+                self._secret = (secret_id, secret, content)
             except ops.ModelError as e:  # SecretNotFoundError is one
                 raise self._unavailable(names, f"Juju cannot read {secret_id}") from e
         return self._secret
@@ -764,6 +828,7 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         }
         if self._codec.content_keys:
             changes.update(self._write_secret(raw, config))
+        self._publish_pending = False  # a write publishes the complete config
         if changes:
             try:
                 relation.data[self.model.app].update(changes)
@@ -790,11 +855,11 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         random token that changes with the value (never derived from it), so that a
         change reaches followers as relation-changed and names the field.
         """
-        wanted: dict[str, str] = {}
+        values: dict[str, str] = {}  # by content key
         for name, content_key in self._codec.content_keys.items():
             value: pydantic.SecretStr | None = getattr(config, name)
             if value is not None:
-                wanted[content_key] = value.get_secret_value()
+                values[content_key] = value.get_secret_value()
         secret_id, secret, current = "", None, {}
         if self._codec.secret_id_key in raw:
             try:
@@ -809,12 +874,13 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         for name, content_key in self._codec.content_keys.items():
             key = self._codec.keys[name]
             marker = raw.get(key)
-            if content_key not in wanted:
+            if content_key not in values:
                 marker = "null"
-            elif marker in (None, "null") or current.get(content_key) != wanted[content_key]:
+            elif marker in (None, "null") or current.get(content_key) != values[content_key]:
                 marker = _new_marker()
             if marker != raw.get(key):
                 changes[key] = marker
+        wanted = self._codec.secret_content(values, {**raw, **changes})
         if wanted == current:
             return changes
         if secret is None:
@@ -857,7 +923,7 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         return _digest(*(part for item in sorted(raw.items()) for part in item))
 
     def _on_hook(self, _: ops.EventBase) -> None:
-        """Publish missing keys on the leader; notice a changed view on every unit."""
+        """Notice a changed view; on the leader, note what is missing for the end of the hook."""
         relation = self.model.get_relation(self._relation_name)
         if relation is None:
             return
@@ -867,14 +933,26 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         if self._fingerprint(raw) == self._stored.fingerprint and not (leader and incomplete):
             return
         try:
-            adopted = self._adopt(relation, raw)
-            if leader and (incomplete or adopted is not None):
-                current = self._current(relation, raw)
-                self._write(relation, current if current is not None else self._codec.validate({}))
-            else:
-                config = self._view(relation, raw)
-                plain = {} if config is None else self._codec.encode(config)
-                self._notice(raw, {} if config is None else self._wire(plain, raw))
+            if leader and (incomplete or self._adopt(relation, raw) is not None):
+                self._publish_pending = True
+                return
+            config = self._view(relation, raw)
+            plain = {} if config is None else self._codec.encode(config)
+            self._notice(raw, {} if config is None else self._wire(plain, raw))
+        except LeaderConfigError as e:
+            logger.warning("%s", e)
+
+    def _on_end_of_hook(self, _: ops.CollectStatusEvent) -> None:
+        """Publish the complete config if the leader found keys missing and nothing wrote."""
+        if not self._publish_pending:
+            return
+        self._publish_pending = False
+        relation = self.model.get_relation(self._relation_name)
+        if relation is None:
+            return
+        try:
+            current = self._current(relation, self._read(relation))
+            self._write(relation, current if current is not None else self._codec.validate({}))
         except pydantic.ValidationError:
             # Nothing published and required fields without defaults: the charm's first
             # write publishes; until then followers see None.
@@ -924,6 +1002,7 @@ def peer_relation_with(
             content[content_key] = value.get_secret_value()
     state_secrets: frozenset[testing.Secret] = frozenset()
     if content:
+        content = codec.secret_content(content, data)
         secret = testing.Secret(content, owner="app", label=_secret_label(relation_name, prefix))
         data[codec.secret_id_key] = _dumps(secret.id)
         state_secrets = frozenset({secret})
