@@ -59,9 +59,10 @@ class MyCharm(ops.CharmBase):
   (written when the block exits, not at all if it raises). Values are validated
   first. A write sends only the changed keys, in one `relation-set`, and always
   publishes the complete config; a write that changes nothing sends nothing.
-- The leader also publishes the complete config by itself as soon as it leads and
-  the peer relation exists (and after an upgrade adds fields), so a later change of
-  a default in code does not change a running application.
+- The leader also publishes the complete config by itself, at the end of a hook in
+  which it finds keys missing (a new application or leader, an upgrade that added
+  fields) unless the charm wrote, so a later change of a default in code does not
+  change a running application.
 - `prefix="app-"` lets several objects share one relation, each with its own keys.
 
 ## Secret fields and generated values
@@ -73,7 +74,8 @@ class MyCharm(ops.CharmBase):
 - The databag holds the secret's id (`prefix + "secret-id"`) and, under each secret
   field's key, `null` or a random marker that changes with the value, so followers
   get `relation-changed` and an event naming the field. Read values with
-  `cfg.admin_password.get_secret_value()`; the secret is fetched once per hook.
+  `cfg.admin_password.get_secret_value()`; the secret is fetched once per hook (its
+  content key `leader-config-stamp` tells a unit to refresh to the latest revision).
 - The same value makes no new revision; `None` removes a field, and the secret goes
   with its last field; old revisions are removed on `secret-remove`. A missing secret
   raises `SecretUnavailableError`. Secret fields need Juju 3.0.2 or later.
@@ -85,8 +87,8 @@ class MyCharm(ops.CharmBase):
 `on.changed` (`LeaderConfigChangedEvent`) fires on each unit whose view differs from
 the one it last handled: on the leader right after its own effective write (Juju does
 not send `relation-changed` to the writer), on a follower in the first peer
-`relation-created`, `-joined` or `-changed`, `leader-elected`, `upgrade-charm` or
-`start` hook where the change is visible. `event.changed` is the frozenset of changed
+`relation-created` or `-changed`, `leader-elected` or `upgrade-charm` hook where the
+change is visible. `event.changed` is the frozenset of changed
 field names (all of them on a first view); the event carries only names, so
 `defer()` is safe. What a unit last handled is in its stored state, which a
 recreated Kubernetes pod loses: the event may then repeat once, so make handlers
