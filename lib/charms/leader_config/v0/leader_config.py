@@ -159,7 +159,7 @@ if TYPE_CHECKING:
 
 LIBID = "4c9d7f3a1e6b4d2f8a5c0e9b7d3f1a26"
 LIBAPI = 0
-LIBPATCH = 5
+LIBPATCH = 6
 PYDEPS = ["pydantic>=2,<3"]
 
 logger = logging.getLogger(__name__)
