@@ -30,6 +30,9 @@ def generate_password() -> pydantic.SecretStr:
 class Shared(pydantic.BaseModel):
     """What the leader shares with every unit."""
 
+    # Hooks that never read the config (most of them) then skip building the validator.
+    model_config = pydantic.ConfigDict(defer_build=True)
+
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     cluster_name: str = "demo"
     # Generated once by the first leader; kept in a Juju secret, never in the databag.
