@@ -8,8 +8,9 @@
    then again, `--runs` times. The ratio library / baseline includes pydantic's
    import, which the baseline lacks; library / baseline+pydantic leaves it out
    (the pydantic variant imports `pydantic`, `BaseModel` and `ValidationError`
-   before the charm runs and does nothing else with them, so schema building and
-   validation still count against the library).
+   before the charm runs and defines one throwaway one-field model, which is when
+   pydantic finishes importing itself; the charm's own model, its validation and
+   everything the library does still count against the library).
 3. Runs the in-process micro-benchmarks (`benchmarks.micro`) and the 50-unit
    simulation (`benchmarks.fleet`).
 

@@ -95,7 +95,17 @@ def _tagged_record(*args, **kwargs):
 
 logging.setLogRecordFactory(_tagged_record)
 """
-PYDANTIC_PRELOAD = "import pydantic\nfrom pydantic import BaseModel, ValidationError\n"
+# pydantic finishes importing itself on its first model class (plugin discovery through
+# importlib.metadata, the schema-building modules): a throwaway model completes its
+# import, whatever the schema; the charm's own model is then built in the charm.
+PYDANTIC_PRELOAD = """\
+import pydantic
+from pydantic import BaseModel, ValidationError
+
+
+class _ImportCompleted(BaseModel):
+    done: bool = True
+"""
 
 
 def unit_name(index: int) -> str:
