@@ -58,7 +58,7 @@ FIELDS = frozenset(Settings.model_fields)
 META: dict[str, Any] = {"name": "prop", "peers": {"cluster": {"interface": "prop_cluster"}}}
 FOREIGN_APP_DATA = {"other-lib": "not json", "x-level": '"debug"', "level-x": "7"}
 # Hooks in which the library brings a unit's view up to date (see the module docstring).
-NOTICING_HOOKS = ("relation-created", "relation-joined", "relation-changed", "leader-elected")
+NOTICING_HOOKS = ("relation-created", "relation-changed", "leader-elected", "upgrade-charm")
 
 Write = Callable[["SequenceCharm"], None]
 
@@ -166,7 +166,7 @@ class ClusterSequences(RuleBasedStateMachine):
             assert changed, f"an event for an unchanged view: {record}"
             assert changed == difference(last, view), record
             self.notified[record.unit] = view
-        elif self.writing or record.hook.startswith(NOTICING_HOOKS):
+        elif self.writing or any(hook in record.hook for hook in NOTICING_HOOKS):
             assert difference(last, view) == frozenset(), f"a change without an event: {record}"
 
     # Invariants 1 and 3, after every step
