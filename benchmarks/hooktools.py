@@ -186,11 +186,25 @@ def _relation_get(state: dict[str, Any], unit: str, args: list[str]) -> None:
     _print_json(data if key is None else data.get(key, ""))
 
 
+def _read_mapping(text: str) -> dict[str, str]:
+    """Read relation-set's `--file -`: JSON from ops 3, YAML from ops 2."""
+    try:
+        return json.loads(text or "{}")
+    except ValueError:
+        # Only ops 2 sends YAML: load PyYAML from the site-packages `-S` left out.
+        import site
+
+        site.main()
+        import yaml
+
+        return yaml.safe_load(text)
+
+
 def _relation_set(state: dict[str, Any], unit: str, args: list[str]) -> bool:
     flags, values, positional = _options(args, ("--app",), ("-r", "--file", "--format"))
     _, relation = _relation(state, unit, values.get("-r"))
     if values.get("--file") == "-":
-        changes: dict[str, str] = json.loads(sys.stdin.read() or "{}")
+        changes = _read_mapping(sys.stdin.read())
     else:
         changes = {}
         for arg in positional:
