@@ -62,3 +62,58 @@ def test_repr_names_the_relation_and_schema():
     with ctx(ctx.on.update_status(), testing.State(relations={peer()})) as mgr:
         assert repr(mgr.charm.shared) == "LeaderConfig(relation_name='cluster', schema=Shared)"
         mgr.run()
+
+
+class Aliased(pydantic.BaseModel):
+    x: int = pydantic.Field(default=1, alias="app-x")
+
+
+class Plain(pydantic.BaseModel):
+    x: int = 1
+
+
+def _two_objects(
+    first: tuple[type[pydantic.BaseModel], str], second: tuple[type[pydantic.BaseModel], str]
+) -> type[ops.CharmBase]:
+    class Charm(ops.CharmBase):
+        def __init__(self, framework: ops.Framework):
+            super().__init__(framework)
+            self.first = LeaderConfig(self, "cluster", first[0], prefix=first[1])
+            self.second = LeaderConfig(self, "cluster", second[0], prefix=second[1])
+
+    return Charm
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "key"),
+    [
+        ((Aliased, ""), (Plain, "app-"), "app-x"),
+        ((Shared, ""), (Shared, ""), "log_level"),
+    ],
+    ids=["alias-meets-prefix", "same-prefix"],
+)
+def test_objects_whose_databag_keys_would_overlap_are_refused_naming_the_key(
+    first: tuple[type[pydantic.BaseModel], str],
+    second: tuple[type[pydantic.BaseModel], str],
+    key: str,
+):
+    ctx = testing.Context(_two_objects(first, second), meta=META)
+    with pytest.raises(testing.errors.UncaughtCharmError) as caught:
+        ctx.run(ctx.on.install(), testing.State())
+    error = caught.value.__cause__
+    assert isinstance(error, ValueError)
+    assert key in str(error)
+    assert "another prefix" in str(error)
+
+
+def test_objects_on_different_relations_may_use_the_same_keys():
+    meta = {**META, "peers": {"cluster": {"interface": "a"}, "replicas": {"interface": "b"}}}
+
+    class Charm(ops.CharmBase):
+        def __init__(self, framework: ops.Framework):
+            super().__init__(framework)
+            self.first = LeaderConfig(self, "cluster", Shared)
+            self.second = LeaderConfig(self, "replicas", Shared)
+
+    ctx = testing.Context(Charm, meta=meta)
+    ctx.run(ctx.on.install(), testing.State())

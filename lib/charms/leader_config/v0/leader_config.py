@@ -106,8 +106,8 @@ secret fields on a Juju without secrets):
 - `SecretUnavailableError`: the secret is missing or unreadable, naming the fields.
 
 The library's own handlers log a warning instead of failing a hook on the last two.
-Misuse raises `ValueError` or `TypeError` at once (a non-peer endpoint, an unknown
-field, an invalid value), before anything is written.
+Misuse raises `ValueError` or `TypeError` at once (a non-peer endpoint, objects whose
+keys would overlap, an unknown field, an invalid value), before anything is written.
 
 ## Wire format
 
@@ -147,6 +147,7 @@ import re
 import secrets
 import types
 import typing
+import weakref
 from collections.abc import Callable, Generator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
@@ -159,7 +160,7 @@ if TYPE_CHECKING:
 
 LIBID = "4c9d7f3a1e6b4d2f8a5c0e9b7d3f1a26"
 LIBAPI = 0
-LIBPATCH = 6
+LIBPATCH = 7
 PYDEPS = ["pydantic>=2,<3"]
 
 logger = logging.getLogger(__name__)
@@ -168,6 +169,10 @@ ConfigT = TypeVar("ConfigT", bound=pydantic.BaseModel)
 
 _SECRET_KEY = re.compile(r"[a-z](?:-?[a-z0-9]){2,}")  # Juju's rule for secret content keys
 _MASK = "**********"
+# The databag keys each charm's LeaderConfig objects use, by relation, to refuse overlaps.
+_KEYS_IN_USE: weakref.WeakKeyDictionary[ops.Framework, dict[str, dict[str, str]]] = (
+    weakref.WeakKeyDictionary()
+)
 # A content key of the secret holding a digest of the databag's markers, so that a
 # unit can tell whether the revision it tracks is the current one.
 _STAMP_KEY = "leader-config-stamp"
@@ -499,8 +504,9 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
             there is a prefix.
 
     Raises:
-        ValueError: if `relation_name` is not a peer endpoint of the charm, or the
-            schema has fields that the wire format cannot carry.
+        ValueError: if `relation_name` is not a peer endpoint of the charm, the
+            schema has fields that the wire format cannot carry, or another
+            `LeaderConfig` of the charm already uses one of this one's databag keys.
         TypeError: if `schema` is not a pydantic model class.
         LeaderConfigError: if the schema has secret fields and this Juju has no
             secrets (before 3.0.2).
@@ -531,14 +537,26 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
             )
         if not (isinstance(schema, type) and issubclass(schema, pydantic.BaseModel)):  # pyright: ignore[reportUnnecessaryIsInstance]
             raise TypeError(f"schema must be a pydantic model class, not {schema!r}")
+        codec = _Codec(schema, prefix, relation_name)
+        own_keys = [*codec.keys.values()]
+        if codec.content_keys:
+            own_keys.append(codec.secret_id_key)
+        in_use = _KEYS_IN_USE.setdefault(charm.framework, {}).setdefault(relation_name, {})
+        clashes = sorted(set(own_keys) & in_use.keys())
+        if clashes:
+            raise ValueError(
+                f"the {schema.__name__} LeaderConfig (prefix {prefix!r}) would share databag"
+                f" key(s) {', '.join(clashes)} of {relation_name!r} with {in_use[clashes[0]]};"
+                " give one of them another prefix"
+            )
+        in_use.update(dict.fromkeys(own_keys, f"the {schema.__name__} LeaderConfig"))
         super().__init__(charm, f"{relation_name}:{prefix}")
         self._relation_name = relation_name
-        self._codec = _Codec(schema, prefix, relation_name)
+        self._codec = codec
         self._migrate = migrate
         self.secret_label = _secret_label(relation_name, prefix)
-        self._own_keys = [*self._codec.keys.values()]
-        if self._codec.content_keys:
-            self._own_keys.append(self._codec.secret_id_key)
+        self._own_keys = own_keys
+        if codec.content_keys:
             if not self.model.juju_version.has_secrets:
                 raise LeaderConfigError(
                     f"{schema.__name__} has secret fields, which need Juju 3.0.2 or later"
