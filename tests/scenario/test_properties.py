@@ -11,7 +11,9 @@ and once everything queued is delivered at the end, it checks:
 2. a unit gets a changed event exactly when its view changed, naming exactly the
    fields that differ from the view it last got an event for;
 3. a non-leader write raises `NotLeaderError` and changes nothing; keys that are
-   not the library's own, in the app databag and in unit databags, never change.
+   not the library's own, in the app databag and in unit databags, never change;
+4. secret values (the `token` secret field, rotated at random) never appear in
+   relation data, log records, stored state or deferred events.
 
 The default run is bounded for `tox`; ``LEADER_CONFIG_PROFILE=soak`` (``tox -e
 soak``) runs thousands of sequences and reports how many ran.
@@ -20,6 +22,7 @@ soak``) runs thousands of sequences and reports how many ran.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from collections.abc import Callable
@@ -52,9 +55,11 @@ class Settings(pydantic.BaseModel):
     replicas: int = 1
     tags: set[str] = set()
     limits: dict[str, int] = {}
+    token: pydantic.SecretStr | None = None
 
 
 FIELDS = frozenset(Settings.model_fields)
+SECRET_ID_KEY = "secret-id"
 META: dict[str, Any] = {"name": "prop", "peers": {"cluster": {"interface": "prop_cluster"}}}
 FOREIGN_APP_DATA = {"other-lib": "not json", "x-level": '"debug"', "level-x": "7"}
 # Hooks in which the library brings a unit's view up to date (see the module docstring).
@@ -104,10 +109,32 @@ def seen(config: Settings) -> ops.ActiveStatus:
     return ops.ActiveStatus(canonical(config))
 
 
-def decode(app_data: dict[str, str]) -> Settings | None:
-    """An independent reading of the library's wire format: one JSON value per field."""
+def decode(app_data: dict[str, str], secrets: frozenset[Any]) -> Settings | None:
+    """An independent reading of the library's wire format: one JSON value per field.
+
+    A secret field's key holds null, or a marker: the value is then in the secret
+    whose id the databag holds.
+    """
     own = {key: json.loads(value) for key, value in app_data.items() if key in FIELDS}
+    if own.get("token") is not None:
+        secret_id = json.loads(app_data[SECRET_ID_KEY])
+        (secret,) = [s for s in secrets if s.id == secret_id]
+        own["token"] = secret.latest_content["token"]
     return Settings.model_validate(own) if own else None
+
+
+class LogRecords(logging.Handler):
+    """Every log record's message, from ops, the library and the charm."""
+
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+LOG = LogRecords()
 
 
 def difference(before: Settings | None, after: Settings | None) -> frozenset[str]:
@@ -125,6 +152,12 @@ values = st.fixed_dictionaries(
         "replicas": st.integers(min_value=0, max_value=3),
         "tags": st.sets(names, max_size=3),
         "limits": st.dictionaries(names, st.integers(-2, 2), max_size=3),
+        "token": st.one_of(
+            st.none(),
+            st.text(alphabet="klmnop", min_size=6, max_size=6).map(
+                lambda s: pydantic.SecretStr(f"tok-{s}")
+            ),
+        ),
     },
 )
 
@@ -149,6 +182,8 @@ class ClusterSequences(RuleBasedStateMachine):
         self.notified: dict[int, Settings | None] = {}
         self.unit_data: dict[int, dict[str, str]] = {}
         self.writing = False
+        self.secret_values: set[str] = set()
+        self.logged = len(LOG.messages)
 
     # Invariant 2, on every hook
 
@@ -159,7 +194,7 @@ class ClusterSequences(RuleBasedStateMachine):
         if record.failed or record.unit not in self.cluster.units:
             return
         assert len(record.changed) <= 1, record
-        view = decode(self.cluster.app_data) if record.hook != "install" else None
+        view = self.decode() if record.hook != "install" else None
         last = self.notified.get(record.unit)
         if record.changed:
             (changed,) = record.changed
@@ -169,16 +204,31 @@ class ClusterSequences(RuleBasedStateMachine):
         elif self.writing or any(hook in record.hook for hook in NOTICING_HOOKS):
             assert difference(last, view) == frozenset(), f"a change without an event: {record}"
 
-    # Invariants 1 and 3, after every step
+    def decode(self) -> Settings | None:
+        return decode(self.cluster.app_data, self.cluster.secrets)
+
+    # Invariants 1, 3 and 4, after every step
 
     @invariant()
     def the_databag_holds_what_the_leader_published(self):
         Counts.steps += 1
         data = self.cluster.app_data
-        assert decode(data) == self.published
+        assert self.decode() == self.published
         for key, value in FOREIGN_APP_DATA.items():
             assert data[key] == value
-        assert set(data) <= set(FOREIGN_APP_DATA) | FIELDS
+        assert set(data) <= set(FOREIGN_APP_DATA) | FIELDS | {SECRET_ID_KEY}
+
+    @invariant()
+    def secret_values_never_leak(self):
+        texts = [json.dumps(self.cluster.app_data), *LOG.messages[self.logged :]]
+        self.logged = len(LOG.messages)
+        for unit in self.cluster.units:
+            state = self.cluster.state(unit)
+            texts.append(json.dumps(self.cluster.unit_data(unit)))
+            texts.extend(repr(stored.content) for stored in state.stored_states)
+            texts.extend(repr(event.snapshot_data) for event in state.deferred)
+        text = "\n".join(texts)
+        assert [value for value in self.secret_values if value in text] == []
 
     @invariant()
     def unit_databags_are_never_touched(self):
@@ -203,6 +253,9 @@ class ClusterSequences(RuleBasedStateMachine):
         assert leader is not None
         before = self.published
         assert before is not None
+        token = changes.get("token")
+        if token is not None:
+            self.secret_values.add(token.get_secret_value())
 
         def write(charm: SequenceCharm):
             if mode == "update":
@@ -234,7 +287,7 @@ class ClusterSequences(RuleBasedStateMachine):
             expected = before.model_copy(update=changes)
         if expected == before:
             assert not self.cluster.has_pending() or pending_before
-        assert decode(self.cluster.app_data) == expected
+        assert self.decode() == expected
         self.published = expected
 
     @precondition(lambda self: len(self.cluster.units) > 1)
@@ -349,7 +402,12 @@ PROFILE = os.environ.get("LEADER_CONFIG_PROFILE", "unit")
 
 def test_generated_cluster_sequences_keep_the_invariants(capsys: pytest.CaptureFixture[str]):
     start = time.monotonic()
-    run_state_machine_as_test(ClusterSequences, settings=PROFILES[PROFILE])
+    root = logging.getLogger()
+    root.addHandler(LOG)
+    try:
+        run_state_machine_as_test(ClusterSequences, settings=PROFILES[PROFILE])
+    finally:
+        root.removeHandler(LOG)
     with capsys.disabled():
         print(
             f"\ncluster sequences ({PROFILE} profile): {Counts.sequences} sequences,"
