@@ -160,7 +160,7 @@ if TYPE_CHECKING:
 
 LIBID = "4c9d7f3a1e6b4d2f8a5c0e9b7d3f1a26"
 LIBAPI = 0
-LIBPATCH = 7
+LIBPATCH = 8
 PYDEPS = ["pydantic>=2,<3"]
 
 logger = logging.getLogger(__name__)
@@ -655,6 +655,7 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
             ValueError: if `config` no longer validates, before anything is written.
             NotLeaderError: if this unit is not the leader.
             NotReadyError: if the peer relation does not exist yet.
+            SecretUnavailableError: if the secret exists but Juju refuses to read it.
         """
         if not isinstance(config, self._codec.schema):
             raise TypeError(
