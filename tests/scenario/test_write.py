@@ -250,37 +250,28 @@ def test_a_schema_with_required_fields_is_published_by_the_first_complete_write(
 
 
 @pytest.mark.parametrize(
-    "error", [ops.ModelError("ERROR permission denied"), ops.RelationDataAccessError("not leader")]
+    ("error", "raised"),
+    [
+        (ops.ModelError("ERROR permission denied"), NotLeaderError),
+        (ops.RelationDataAccessError("not leader"), NotLeaderError),
+        (ops.RelationNotFoundError(), NotReadyError),
+    ],
+    ids=["refused", "not-leader", "relation-gone"],
 )
-def test_a_refused_relation_set_raises_not_leader_error_with_the_cause(error: Exception):
+def test_a_failed_relation_set_raises_a_library_error_with_the_cause(
+    error: Exception, raised: type[LeaderConfigError]
+):
     ctx = make_context()
     with ctx(
         ctx.on.update_status(), testing.State(leader=True, relations={peer(PUBLISHED)})
     ) as mgr:
         backend: Any = mgr.charm.model._backend  # pyright: ignore[reportPrivateUsage]
 
-        def refuse(*_: Any, **__: Any) -> None:
+        def fail(*_: Any, **__: Any) -> None:
             raise error
 
-        backend.relation_set = refuse
-        with pytest.raises(NotLeaderError) as caught:
+        backend.relation_set = fail
+        with pytest.raises(raised) as caught:
             mgr.charm.shared.update(log_level="debug")
     assert caught.value.__cause__ is error
     assert changed_events(ctx) == []
-
-
-def test_a_relation_gone_at_write_time_raises_not_ready_error_with_the_cause():
-    ctx = make_context()
-    error = ops.RelationNotFoundError()
-    with ctx(
-        ctx.on.update_status(), testing.State(leader=True, relations={peer(PUBLISHED)})
-    ) as mgr:
-        backend: Any = mgr.charm.model._backend  # pyright: ignore[reportPrivateUsage]
-
-        def gone(*_: Any, **__: Any) -> None:
-            raise error
-
-        backend.relation_set = gone
-        with pytest.raises(NotReadyError) as caught:
-            mgr.charm.shared.update(log_level="debug")
-    assert caught.value.__cause__ is error
