@@ -143,7 +143,9 @@ def test_a_prefix_is_part_of_the_label():
             self.shared = LeaderConfig(self, "cluster", Credentials, prefix="app-")
 
     ctx = testing.Context(Prefixed, meta=META)
-    out = ctx.run(ctx.on.leader_elected(), testing.State(leader=True, relations={peer()}))
+    with ctx(ctx.on.leader_elected(), testing.State(leader=True, relations={peer()})) as mgr:
+        out = mgr.run()
+        assert mgr.charm.shared.secret_label == "leader-config-cluster-app-"
     assert _the_secret(out).label == "leader-config-cluster-app-"
     assert set(app_data(out)) == {
         "app-admin_password",
