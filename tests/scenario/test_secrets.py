@@ -563,3 +563,16 @@ def test_a_new_plain_value_is_validated_with_the_whole_config():
         out = mgr.run()
     assert len(calls) == 1  # the full validation needs the secret fields' values
     assert app_data(out)["log_level"] == '"debug"'
+
+
+def test_a_secret_value_changed_and_changed_back_between_two_hooks_is_no_change():
+    with_token, _ = _leader_writes(_publish(), join_token=pydantic.SecretStr("tok-aaa"))
+    _, seen = _on_follower(follower_state(with_token))
+    cleared, _ = _leader_writes(with_token, join_token=None)
+    restored, _ = _leader_writes(cleared, join_token=pydantic.SecretStr("tok-aaa"))
+    assert app_data(restored)["join_token"] != app_data(with_token)["join_token"]  # new marker
+    ctx, _ = _on_follower(_follow(restored, seen))
+    assert _changed(ctx) == []
+    changed, _ = _leader_writes(restored, join_token=pydantic.SecretStr("tok-bbb"))
+    ctx, _ = _on_follower(_follow(changed, seen))
+    assert _changed(ctx) == [frozenset({"join_token"})]

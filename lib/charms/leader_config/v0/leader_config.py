@@ -160,7 +160,7 @@ if TYPE_CHECKING:
 
 LIBID = "4c9d7f3a1e6b4d2f8a5c0e9b7d3f1a26"
 LIBAPI = 0
-LIBPATCH = 8
+LIBPATCH = 9
 PYDEPS = ["pydantic>=2,<3"]
 
 logger = logging.getLogger(__name__)
@@ -569,8 +569,9 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         self._adopted: tuple[dict[str, str], ConfigT | None] | None = None
         self._secret: tuple[str, ops.Secret, dict[str, str]] | None = None
         self._publish_pending = False
-        # What this unit last handled: a digest of its own raw keys, and one per field.
-        self._stored.set_default(fingerprint="", digests={})
+        # What this unit last handled: a digest of its own raw keys, and one per field;
+        # secret values are digested with a random salt of the unit's own.
+        self._stored.set_default(fingerprint="", digests={}, salt=secrets.token_hex(16))
         peer_events = charm.on[relation_name]
         # The hooks in which the app databag can first show a change (and a new leader
         # or a new schema can find keys missing).
@@ -867,7 +868,7 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
             raw.update(changes)
             raw = {key: value for key, value in raw.items() if value}
         self._decoded = (raw, config)
-        self._notice(raw, self._wire(plain, raw))
+        self._notice(raw, config, plain)
 
     def _write_secret(self, raw: dict[str, str], config: ConfigT) -> dict[str, str]:
         """Bring the secret in line with `config`; return the databag changes this needs.
@@ -920,14 +921,18 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
 
     # Noticing changes
 
-    def _wire(self, plain: dict[str, str], raw: dict[str, str]) -> dict[str, str]:
-        """Each field's wire value: `plain`'s JSON, or the marker of a secret field."""
-        markers = {name: raw.get(self._codec.keys[name], "") for name in self._codec.content_keys}
-        return {**plain, **markers}
+    def _notice(self, raw: dict[str, str], config: ConfigT | None, plain: dict[str, str]) -> None:
+        """Record the view this unit now handles, emitting `changed` if it differs.
 
-    def _notice(self, raw: dict[str, str], wire: dict[str, str]) -> None:
-        """Record the view this unit now handles, emitting `changed` if it differs."""
-        digests = {name: _digest(value) for name, value in wire.items()}
+        Fields compare by value: plain ones by their JSON (`plain`), secret ones by a
+        salted digest, so that stored state holds no secret and a value that changed
+        and changed back between two of this unit's hooks is no change.
+        """
+        digests = {name: _digest(value) for name, value in plain.items()}
+        for name in self._codec.content_keys if config is not None else ():
+            secret: pydantic.SecretStr | None = getattr(config, name)
+            parts = () if secret is None else (secret.get_secret_value(),)
+            digests[name] = _digest(self._stored.salt, *parts)
         previous: dict[str, str] = dict(self._stored.digests)
         changed = frozenset(
             name
@@ -958,8 +963,7 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
                 self._publish_pending = True
                 return
             config = self._view(relation, raw)
-            plain = {} if config is None else self._codec.encode(config)
-            self._notice(raw, {} if config is None else self._wire(plain, raw))
+            self._notice(raw, config, {} if config is None else self._codec.encode(config))
         except LeaderConfigError as e:
             logger.warning("%s", e)
 
