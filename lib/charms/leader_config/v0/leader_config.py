@@ -88,11 +88,11 @@ class MyCharm(ops.CharmBase):
 the one it last handled: on the leader right after its own effective write (Juju does
 not send `relation-changed` to the writer), on a follower in the first peer
 `relation-created` or `-changed`, `leader-elected` or `upgrade-charm` hook where the
-change is visible. `event.changed` is the frozenset of changed
-field names (all of them on a first view); the event carries only names, so
-`defer()` is safe. What a unit last handled is in its stored state, which a
-recreated Kubernetes pod loses: the event may then repeat once, so make handlers
-idempotent.
+change is visible. `event.changed` is the frozenset of changed field names (all of
+them on a first view); the event carries only names, so `defer()` is safe. What a
+unit last handled is in its stored state (secret values only as salted digests),
+which a recreated Kubernetes pod loses: the event may then repeat once, so make
+handlers idempotent.
 
 ## Errors
 
@@ -160,7 +160,7 @@ if TYPE_CHECKING:
 
 LIBID = "4c9d7f3a1e6b4d2f8a5c0e9b7d3f1a26"
 LIBAPI = 0
-LIBPATCH = 9
+LIBPATCH = 10
 PYDEPS = ["pydantic>=2,<3"]
 
 logger = logging.getLogger(__name__)
