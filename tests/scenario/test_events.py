@@ -146,17 +146,20 @@ def test_chain_leader_output_to_follower_gives_exactly_one_event_naming_the_chan
     assert changed_events(follower) == []
 
 
+def _follower_hook(ctx: testing.Context[Any], relation: testing.PeerRelation, hook: str) -> Any:
+    """The event of `hook` on a follower, the leader (unit 0) as the remote unit."""
+    if hook in ("relation_joined", "relation_changed"):
+        return getattr(ctx.on, hook)(relation, remote_unit=0)
+    if hook == "relation_created":
+        return ctx.on.relation_created(relation)
+    return getattr(ctx.on, hook)()
+
+
 @pytest.mark.parametrize("hook", ["relation_created", "relation_changed", "upgrade_charm"])
 def test_a_follower_emits_in_the_first_hook_where_the_change_is_visible(hook: str):
     ctx = make_context(unit_id=1)
     state = follower_state(_leader_publishes())
-    relation = peer_of(state)
-    events = {
-        "relation_created": ctx.on.relation_created(relation),
-        "relation_changed": ctx.on.relation_changed(relation, remote_unit=0),
-        "upgrade_charm": ctx.on.upgrade_charm(),
-    }
-    ctx.run(events[hook], state)
+    ctx.run(_follower_hook(ctx, peer_of(state), hook), state)
     assert changed_events(ctx) == [ALL_FIELDS]
 
 
@@ -167,12 +170,7 @@ def test_hooks_that_cannot_bring_a_new_view_leave_it_to_relation_changed(hook: s
     ctx = make_context(unit_id=1)
     state = follower_state(_leader_publishes())
     relation = peer_of(state)
-    events = {
-        "relation_joined": ctx.on.relation_joined(relation, remote_unit=0),
-        "start": ctx.on.start(),
-        "update_status": ctx.on.update_status(),
-    }
-    out = ctx.run(events[hook], state)
+    out = ctx.run(_follower_hook(ctx, relation, hook), state)
     assert changed_events(ctx) == []
     ctx = make_context(unit_id=1)
     ctx.run(ctx.on.relation_changed(relation, remote_unit=0), out)
