@@ -1,10 +1,11 @@
-"""Build the package from the one library file in the repository's lib/ folder.
+"""Build the package from the library files in the repository's lib/ folder.
 
-The metadata hook reads LIBAPI and LIBPATCH (without importing the library, as
-charmcraft does) and makes the version `LIBAPI.LIBPATCH`; the package description is
-the library's module docstring. The build hook puts the library file, and a
-`py.typed` marker, into the wheel and the sdist under the same import path, with no
-`__init__.py`, so `charms` and `charms.leader_config` stay namespace packages.
+The metadata hook reads LIBAPI and LIBPATCH of the main library file (without importing
+it, as charmcraft does) and makes the version `LIBAPI.LIBPATCH`; the package description
+is that file's module docstring. The build hook puts every module file of the library's
+folder (`lib/charms/leader_config/v0/*.py`), and a `py.typed` marker, into the wheel and
+the sdist under the same import paths, with no `__init__.py` added, so `charms` and
+`charms.leader_config` stay namespace packages.
 """
 
 from __future__ import annotations
@@ -16,16 +17,26 @@ from typing import Any
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 from hatchling.metadata.plugin.interface import MetadataHookInterface
 
-LIBRARY = "charms/leader_config/v0/leader_config.py"
+LIBRARY_DIR = "charms/leader_config/v0"
+LIBRARY = f"{LIBRARY_DIR}/leader_config.py"
 TYPED_MARKER = "charms/leader_config/py.typed"
 
 
-def library_file(root: str) -> Path:
-    """The library file: bundled in an sdist, else in the repository next to package/."""
-    for candidate in (Path(root, LIBRARY), Path(root).parent / "lib" / LIBRARY):
-        if candidate.is_file():
+def library_dir(root: str) -> Path:
+    """The library's folder: bundled in an sdist, else in the repository next to package/."""
+    for candidate in (Path(root, LIBRARY_DIR), Path(root).parent / "lib" / LIBRARY_DIR):
+        if (candidate / Path(LIBRARY).name).is_file():
             return candidate
     raise FileNotFoundError(f"cannot find {LIBRARY} in {root} or in ../lib")
+
+
+def library_files(root: str) -> dict[str, str]:
+    """Every module file of the library's folder: its path here, by its path in the package."""
+    return {
+        f"{LIBRARY_DIR}/{path.name}": str(path)
+        for path in sorted(library_dir(root).glob("*.py"))
+        if path.is_file()
+    }
 
 
 def library_header(path: Path) -> tuple[int, int, str]:
@@ -48,21 +59,23 @@ def library_header(path: Path) -> tuple[int, int, str]:
 
 
 class LibraryMetadataHook(MetadataHookInterface):
-    """Version and description from the library file."""
+    """Version and description from the main library file."""
 
     def update(self, metadata: dict[str, Any]) -> None:
         """Set the dynamic `version` and `readme` fields."""
-        api, patch, docstring = library_header(library_file(self.root))
+        main_file = library_dir(self.root) / Path(LIBRARY).name
+        api, patch, docstring = library_header(main_file)
         metadata["version"] = f"{api}.{patch}"
         metadata["readme"] = {"content-type": "text/markdown", "text": docstring}
 
 
 class LibraryBuildHook(BuildHookInterface):  # pyright: ignore[reportMissingTypeArgument]
-    """Ship the library file and the typed marker at their import paths."""
+    """Ship the library files and the typed marker at their import paths."""
 
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:
         """Add the files to the artifact being built."""
         force_include: dict[str, str] = build_data["force_include"]
-        force_include[str(library_file(self.root))] = LIBRARY
+        for target, source in library_files(self.root).items():
+            force_include[source] = target
         if self.target_name == "wheel":  # an sdist keeps the marker where it is
             force_include[str(Path(self.root, "py.typed"))] = TYPED_MARKER

@@ -7,6 +7,7 @@ pytest, and runs this file outside the repository.
 from __future__ import annotations
 
 import importlib
+import pkgutil
 import sysconfig
 from pathlib import Path
 
@@ -39,6 +40,16 @@ class Charm(ops.CharmBase):
 def test_the_library_comes_from_the_installed_wheel():
     site_packages = Path(sysconfig.get_paths()["purelib"]).resolve()
     assert Path(leader_config.__file__).resolve().is_relative_to(site_packages)
+
+
+def test_every_library_module_imports():
+    v0 = importlib.import_module("charms.leader_config.v0")
+    names = [module.name for module in pkgutil.iter_modules(v0.__path__)]
+    assert "leader_config" in names
+    for name in names:
+        module = importlib.import_module(f"charms.leader_config.v0.{name}")
+        assert module.__file__
+        assert Path(module.__file__).resolve().is_relative_to(Path(leader_config.__file__).parent)
 
 
 def test_charms_is_a_namespace_shared_with_other_libraries():

@@ -23,7 +23,12 @@ import pytest
 pytestmark = pytest.mark.package
 
 ROOT = Path(__file__).resolve().parents[2]
-LIBRARY = "charms/leader_config/v0/leader_config.py"
+LIBRARY_DIR = "charms/leader_config/v0"
+LIBRARY = f"{LIBRARY_DIR}/leader_config.py"
+# Every module file of the library's folder ships, whatever files it holds.
+LIBRARY_FILES = sorted(
+    path.relative_to(ROOT / "lib").as_posix() for path in (ROOT / "lib" / LIBRARY_DIR).glob("*.py")
+)
 INSTALLED_CHECK = Path(__file__).with_name("installed_check.py")
 T = TypeVar("T")
 
@@ -77,19 +82,23 @@ def test_package_version_is_libapi_dot_libpatch(dist: Path):
     assert the(list(dist.glob("*.tar.gz"))).name == f"charms_leader_config-{version()}.tar.gz"
 
 
-def test_wheel_holds_the_library_file_in_namespace_packages(dist: Path):
+def test_wheel_holds_the_library_files_in_namespace_packages(dist: Path):
+    assert LIBRARY in LIBRARY_FILES
     with zipfile.ZipFile(the(list(dist.glob("*.whl")))) as wheel:
         files = {name for name in wheel.namelist() if ".dist-info/" not in name}
-        assert files == {LIBRARY, "charms/leader_config/py.typed"}  # no __init__.py anywhere
-        assert wheel.read(LIBRARY) == (ROOT / "lib" / LIBRARY).read_bytes()
+        # No __init__.py added anywhere: `charms` and `charms.leader_config` stay namespaces.
+        assert files == {*LIBRARY_FILES, "charms/leader_config/py.typed"}
+        for name in LIBRARY_FILES:
+            assert wheel.read(name) == (ROOT / "lib" / name).read_bytes(), name
 
 
-def test_sdist_is_self_contained(dist: Path):
+@pytest.mark.parametrize("name", LIBRARY_FILES)
+def test_sdist_is_self_contained(dist: Path, name: str):
     with tarfile.open(the(list(dist.glob("*.tar.gz")))) as sdist:
-        member = the([m for m in sdist.getmembers() if m.name.endswith(f"/{LIBRARY}")])
+        member = the([m for m in sdist.getmembers() if m.name.endswith(f"/{name}")])
         content = sdist.extractfile(member)
         assert content is not None
-        assert content.read() == (ROOT / "lib" / LIBRARY).read_bytes()
+        assert content.read() == (ROOT / "lib" / name).read_bytes()
 
 
 def test_wheel_requires_ops_and_the_library_pydeps(dist: Path):
@@ -132,4 +141,4 @@ def test_installed_package_runs_a_scenario_test(dist: Path, tmp_path: Path):
         "--rootdir", work, "-c", os.devnull, "test_installed.py",
         cwd=work, env=env,
     )  # fmt: skip
-    assert "3 passed" in output, output
+    assert "4 passed" in output, output
