@@ -66,5 +66,6 @@ def test_leader_publishes_and_emits_changed():
     assert out.get_relation(relation.id).local_app_data == {
         "cluster_name": '"demo"',
         "members": "[]",
+        "leader-config-revision": "1",
     }
     assert out.unit_status == ops.ActiveStatus("demo: ['cluster_name', 'members']")

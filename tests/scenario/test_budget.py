@@ -198,11 +198,19 @@ def test_the_library_logs_at_most_one_line_per_hook(played: Played):
 
 
 def _counting(calls: list[int], original: Callable[..., Any]) -> Any:
-    def model_validate(cls: type[Shared], obj: Any, **kwargs: Any) -> Shared:
+    def validate(cls: type[Shared], obj: Any, **kwargs: Any) -> Shared:
         calls.append(1)
         return original(obj, **kwargs)
 
-    return classmethod(model_validate)
+    return classmethod(validate)
+
+
+def count_validations(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count every validation of `Shared`, from Python data or from JSON."""
+    calls: list[int] = []
+    for name in ("model_validate", "model_validate_json"):
+        monkeypatch.setattr(Shared, name, _counting(calls, getattr(Shared, name)))
+    return calls
 
 
 def test_a_hook_in_which_the_view_did_not_change_does_not_validate_the_config(
@@ -214,8 +222,7 @@ def test_a_hook_in_which_the_view_did_not_change_does_not_validate_the_config(
         make_context(unit_id=1).on.relation_changed(relation, remote_unit=0),
         testing.State(leader=False, relations={relation}),
     )
-    calls: list[int] = []
-    monkeypatch.setattr(Shared, "model_validate", _counting(calls, Shared.model_validate))
+    calls = count_validations(monkeypatch)
     ctx = make_context(unit_id=1)
     ctx.run(ctx.on.relation_changed(relation, remote_unit=0), first)
     assert calls == []

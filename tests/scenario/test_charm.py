@@ -13,11 +13,8 @@ import yaml
 from ops import testing
 
 from charm import LeaderConfigTesterCharm, Shared
-from charms.leader_config.v0.leader_config import (
-    LeaderConfigChangedEvent,
-    config_from_state,
-    peer_relation_with,
-)
+from charms.leader_config.v0.leader_config import LeaderConfigChangedEvent
+from charms.leader_config.v0.testing import config_from_state, published_state
 from conftest import app_data, follower_state, peer, peer_of
 
 CHARMCRAFT = yaml.safe_load((Path(__file__).parents[2] / "charmcraft.yaml").read_text())
@@ -55,16 +52,21 @@ def test_the_leader_publishes_its_config_options(hook: str):
     out = ctx.run(event, state)
     data = app_data(out)
     assert (data["log_level"], data["cluster_name"]) == ('"debug"', '"prod"')
-    assert set(data) == {"log_level", "cluster_name", "admin_password", "secret-id"}
+    assert set(data) == {
+        "log_level",
+        "cluster_name",
+        "admin_password",
+        "secret-id",
+        "leader-config-revision",
+    }
     assert out.unit_status == ops.ActiveStatus("prod: log-level=debug")
 
 
 def test_a_follower_shows_the_shared_values_in_its_status():
     shared = Shared(log_level="warning", cluster_name="prod")
-    relation, secrets = peer_relation_with("cluster", shared, peers_data={0: {}})
+    state = published_state("cluster", shared, peers_data={0: {}})
     ctx = _tester(unit_id=1)
-    state = testing.State(relations={relation}, secrets=secrets)
-    out = ctx.run(ctx.on.relation_changed(relation, remote_unit=0), state)
+    out = ctx.run(ctx.on.relation_changed(peer_of(state), remote_unit=0), state)
     assert out.unit_status == ops.ActiveStatus("prod: log-level=warning")
 
 

@@ -26,6 +26,7 @@ from conftest import (
 
 ALL_FIELDS = frozenset({"log_level", "members"})
 PUBLISHED = {"log_level": '"info"', "members": "[]"}
+FIRST_PUBLISHED = {**PUBLISHED, "leader-config-revision": "1"}  # what a new leader publishes
 
 
 def _leader_publishes() -> testing.State:
@@ -40,7 +41,7 @@ def _relation_changed(ctx: testing.Context[Any], state: testing.State) -> testin
 def test_the_leader_publishes_the_complete_config_when_elected_and_emits_every_field():
     ctx = make_context()
     out = ctx.run(ctx.on.leader_elected(), testing.State(leader=True, relations={peer()}))
-    assert app_data(out) == PUBLISHED
+    assert app_data(out) == FIRST_PUBLISHED
     assert changed_events(ctx) == [ALL_FIELDS]
     assert out.unit_status == ops.ActiveStatus("log_level=info")
 
@@ -56,7 +57,7 @@ def test_the_leader_publishes_in_the_first_hook_where_it_leads_with_a_peer_relat
         "upgrade_charm": ctx.on.upgrade_charm(),
     }
     out = ctx.run(events[hook], state)
-    assert app_data(out) == PUBLISHED
+    assert app_data(out) == FIRST_PUBLISHED
     assert changed_events(ctx) == [ALL_FIELDS]
 
 
@@ -79,8 +80,9 @@ def test_a_charm_write_in_the_same_hook_publishes_everything_in_one_relation_set
         counting_relation_sets(mgr.charm) as sets,
     ):
         out = mgr.run()
-    assert sets == [{"log_level": '"debug"', "members": "[]"}]
-    assert app_data(out) == {"log_level": '"debug"', "members": "[]"}
+    written = {"log_level": '"debug"', "members": "[]", "leader-config-revision": "1"}
+    assert sets == [written]
+    assert app_data(out) == written
     assert changed_events(ctx) == [ALL_FIELDS]
 
 
@@ -102,7 +104,12 @@ def test_an_upgrade_that_adds_a_field_publishes_it_without_an_event_for_an_uncha
     ctx = make_context()
     with ctx(ctx.on.upgrade_charm(), dataclasses.replace(first, relations={relation})) as mgr:
         out = mgr.run()
-    assert app_data(out) == {"log_level": '"debug"', "members": "[]"}
+    # Publishing a default that units already read is no new revision.
+    assert app_data(out) == {
+        "log_level": '"debug"',
+        "members": "[]",
+        "leader-config-revision": "1",
+    }
     assert changed_events(ctx) == []
 
 
@@ -243,7 +250,7 @@ def test_a_deferred_event_keeps_its_field_names_and_reads_the_current_config():
     state = follower_state(_leader_publishes())
     out = _relation_changed(ctx, state)
     (deferred,) = out.deferred
-    assert deferred.snapshot_data == {"changed": ["log_level", "members"]}
+    assert deferred.snapshot_data == {"changed": ["log_level", "members"], "revision": 1}
     relation = dataclasses.replace(
         peer_of(out), local_app_data={**PUBLISHED, "log_level": '"debug"'}
     )
@@ -257,12 +264,18 @@ def test_a_deferred_event_keeps_its_field_names_and_reads_the_current_config():
     assert out.unit_status == ops.ActiveStatus("['log_level', 'members'] debug")
 
 
-def test_the_event_snapshot_holds_only_field_names():
-    event = LeaderConfigChangedEvent(ops.Handle(None, "kind", "key"), frozenset({"b", "a"}))
-    assert event.snapshot() == {"changed": ["a", "b"]}
+def test_the_event_snapshot_holds_only_field_names_and_the_revision():
+    event = LeaderConfigChangedEvent(ops.Handle(None, "kind", "key"), frozenset({"b", "a"}), 3)
+    assert event.snapshot() == {"changed": ["a", "b"], "revision": 3}
     restored = LeaderConfigChangedEvent(ops.Handle(None, "kind", "key"))
     restored.restore(event.snapshot())
-    assert restored.changed == frozenset({"a", "b"})
+    assert (restored.changed, restored.revision) == (frozenset({"a", "b"}), 3)
+
+
+def test_an_event_deferred_by_an_earlier_patch_restores_without_a_revision():
+    restored = LeaderConfigChangedEvent(ops.Handle(None, "kind", "key"))
+    restored.restore({"changed": ["a"]})
+    assert (restored.changed, restored.revision) == (frozenset({"a"}), None)
 
 
 class TwoConfigsCharm(ops.CharmBase):
@@ -291,6 +304,8 @@ def test_objects_with_prefixes_share_a_relation_and_touch_only_their_own_keys():
         "first.members": "[]",
         "second.log_level": '"info"',
         "second.members": "[]",
+        "first.leader-config-revision": "1",
+        "second.leader-config-revision": "1",
     }
     ctx = testing.Context(TwoConfigsCharm, meta=META)
     with ctx(ctx.on.update_status(), out) as mgr:

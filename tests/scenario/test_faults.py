@@ -233,7 +233,8 @@ def test_bad_data_makes_the_leaders_update_raise_naming_the_key_and_set_overwrit
         charm.shared.set(Shared(members=["b"]))
 
     out, _ = run(Charm, testing.State(leader=True, relations={peer(broken)}), replace)
-    assert app_data(out) == {**STORED, "log_level": '"info"', "members": '["b"]'}
+    repaired = {"log_level": '"info"', "members": '["b"]', "leader-config-revision": "1"}
+    assert app_data(out) == {**STORED, **repaired}
 
 
 def test_a_leader_finding_bad_data_publishes_nothing_over_it():
@@ -279,7 +280,7 @@ def test_a_key_named_like_a_field_under_another_prefix_is_not_this_objects():
         charm.shared.update(log_level="info")
 
     out, _ = run(prefixed, testing.State(leader=True, relations={peer(data)}), write)
-    assert app_data(out) == {**data, "app-log_level": '"info"'}
+    assert app_data(out) == {**data, "app-log_level": '"info"', "app-leader-config-revision": "1"}
 
 
 def test_a_write_under_another_prefix_emits_nothing_for_this_object():
@@ -308,14 +309,19 @@ def test_the_upgraded_leader_publishes_an_added_field_and_old_units_ignore_it():
     old_leader, _ = run(
         old, testing.State(leader=True, relations={peer({})}), event="leader_elected"
     )
-    assert app_data(old_leader) == {"log_level": '"info"'}
+    assert app_data(old_leader) == {"log_level": '"info"', "leader-config-revision": "1"}
     upgraded = testing.State(
         leader=True, relations=old_leader.relations, stored_states=old_leader.stored_states
     )
 
     new_leader, events = run(Charm, upgraded, event="upgrade_charm")
 
-    assert app_data(new_leader) == {"log_level": '"info"', "members": "[]"}
+    # A default that old units already read: published, but no new revision.
+    assert app_data(new_leader) == {
+        "log_level": '"info"',
+        "members": "[]",
+        "leader-config-revision": "1",
+    }
     assert events == [{"members"}]
     old_follower, first = run(
         old, testing.State(relations={peer(app_data(old_leader))}), event="relation_changed"

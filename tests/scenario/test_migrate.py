@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -16,6 +17,10 @@ from charms.leader_config.v0.leader_config import (
     InvalidConfigError,
     LeaderConfig,
     LeaderConfigChangedEvent,
+    LeaderConfigError,
+    Legacy,
+    NotReadyError,
+    PendingFieldsError,
 )
 from conftest import META, app_data, peer, peer_of
 
@@ -98,7 +103,7 @@ def test_the_leader_adopts_old_values_publishes_them_and_leaves_the_old_keys_alo
     data = app_data(out)
     assert {key: data[key] for key in LEGACY} == LEGACY
     assert (data["lc-state"], data["lc-salt"]) == ('"existing"', '"s4lt"')
-    assert _password(out, "leader-config-cluster-lc-") == "old-pass-1"
+    assert _password(out, "leader-config-cluster-lc") == "old-pass-1"
     assert _password(out, "legacy") == "old-pass-1"
     assert GENERATED == []  # nothing regenerated
     assert out.unit_status == ops.ActiveStatus("existing s4lt")
@@ -145,11 +150,26 @@ def test_a_raw_value_under_an_own_key_is_invalid_without_a_migration_path():
     assert caught.value.keys == ("salt",)
 
 
-def test_a_raw_value_under_an_own_key_is_adopted_and_replaced_with_a_migration_path():
+def test_a_raw_value_under_an_own_key_is_adopted_and_taken_over_once_every_unit_upgraded():
     ctx = testing.Context(SameKeysCharm, meta=META)
     out = ctx.run(ctx.on.upgrade_charm(), _legacy_state(leader=True))
-    assert app_data(out)["salt"] == '"s4lt"'
+    # Units 1 and 2 may still run the old revision and read `salt` raw: left alone.
+    assert app_data(out)["salt"] == "s4lt"
     assert out.unit_status == ops.ActiveStatus("existing s4lt")
+    ctx = testing.Context(SameKeysCharm, meta=META)
+    with ctx(ctx.on.update_status(), out) as mgr:
+        with pytest.raises(NotReadyError, match="every unit runs this revision"):
+            mgr.charm.shared.update(state="running")
+        mgr.run()
+    # Both peers say they run a revision that uses the library: the leader takes over.
+    record = {"leader-config-unit": "{}"}
+    relation = dataclasses.replace(peer_of(out), peers_data={1: record, 2: record})
+    out = dataclasses.replace(out, relations={relation})
+    for remote in (1, 2):  # Juju runs relation-changed for each unit whose data changed
+        ctx = testing.Context(SameKeysCharm, meta=META)
+        out = ctx.run(ctx.on.relation_changed(peer_of(out), remote_unit=remote), out)
+    assert app_data(out)["salt"] == '"s4lt"'
+    assert app_data(out)["leader-config-revision"] == "1"
     ctx = testing.Context(SameKeysCharm, meta=META)
     with ctx(ctx.on.update_status(), out) as mgr:
         mgr.charm.shared.update(state="running")
@@ -181,3 +201,192 @@ def test_invalid_adopted_values_are_a_clear_error_and_no_hook_fails(
         with pytest.raises(InvalidConfigError, match="colour"):
             mgr.charm.shared.get()
         mgr.run()
+
+
+# The Legacy contract: what to take over, what to retire, and failures
+
+
+class Kept(pydantic.BaseModel):
+    """Field names whose secret content key is the legacy secret's (`password`)."""
+
+    password: pydantic.SecretStr = pydantic.Field(default_factory=generate_password)
+    state: str = "new"
+
+
+class TakingOverCharm(ops.CharmBase):
+    """Returns a Legacy that names the legacy keys and secret."""
+
+    def __init__(self, framework: ops.Framework):
+        super().__init__(framework)
+        self.shared = LeaderConfig(self, "cluster", Kept, prefix="lc-", migrate=self._legacy)
+
+    def _legacy(self, relation: ops.Relation) -> Legacy | None:
+        old = relation.data[self.app]
+        if "secrets" not in old:
+            return None
+        secret = self.model.get_secret(id=old["secrets"])
+        values = {"password": secret.get_content()["password"], "state": old["cluster-state"]}
+        return Legacy(values, keys=("secrets", "cluster-state", "salt"), secret=secret)
+
+
+def _with_records(state: testing.State, *units: int, prefix: str = "lc-") -> testing.State:
+    """`state` with these peers saying that they run a revision that uses the library."""
+    record = {f"{prefix}leader-config-unit": "{}"}
+    relation = peer_of(state)
+    peers = {
+        unit: {**data, **(record if unit in units else {})}
+        for unit, data in relation.peers_data.items()
+    }
+    return dataclasses.replace(state, relations={dataclasses.replace(relation, peers_data=peers)})
+
+
+def test_a_legacy_secret_holding_the_fields_content_keys_is_taken_over_not_copied():
+    ctx = testing.Context(TakingOverCharm, meta=META)
+    out = ctx.run(ctx.on.upgrade_charm(), _legacy_state(leader=True))
+    assert {s.id for s in out.secrets} == {LEGACY_SECRET.id}  # one secret, the legacy one
+    (secret,) = out.secrets
+    assert secret.label == "legacy"  # old units may read it by label
+    assert secret.latest_content["password"] == "old-pass-1"
+    assert json.loads(app_data(out)["lc-secret-id"]) == LEGACY_SECRET.id
+    assert {key: app_data(out)[key] for key in LEGACY} == LEGACY
+    assert GENERATED == []
+
+
+def test_legacy_keys_are_retired_once_every_unit_runs_a_revision_that_uses_the_library():
+    ctx = testing.Context(TakingOverCharm, meta=META)
+    out = ctx.run(ctx.on.upgrade_charm(), _legacy_state(leader=True))
+    out = _with_records(out, 1)
+    ctx = testing.Context(TakingOverCharm, meta=META)
+    out = ctx.run(ctx.on.relation_changed(peer_of(out), remote_unit=1), out)
+    assert "salt" in app_data(out)  # unit 2 may still read the legacy keys
+    out = _with_records(out, 1, 2)
+    ctx = testing.Context(TakingOverCharm, meta=META)
+    out = ctx.run(ctx.on.relation_changed(peer_of(out), remote_unit=2), out)
+    assert not set(LEGACY) & set(app_data(out))
+    assert {s.id for s in out.secrets} == {LEGACY_SECRET.id}  # taken over: kept
+
+
+class CopyingCharm(ops.CharmBase):
+    """Its secret field's content key is not the legacy secret's: the value is copied."""
+
+    def __init__(self, framework: ops.Framework):
+        super().__init__(framework)
+        self.shared = LeaderConfig(self, "cluster", Cluster, prefix="lc-", migrate=self._legacy)
+
+    def _legacy(self, relation: ops.Relation) -> Legacy | None:
+        old = relation.data[self.app]
+        if "secrets" not in old:
+            return None
+        secret = self.model.get_secret(id=old["secrets"])
+        values = {"admin_password": secret.get_content()["password"], "salt": old["salt"]}
+        return Legacy(values, keys=("secrets", "cluster-state", "salt"), secret=secret)
+
+
+def test_a_copied_legacy_secret_is_removed_once_every_unit_runs_the_library():
+    ctx = testing.Context(CopyingCharm, meta=META)
+    out = ctx.run(ctx.on.upgrade_charm(), _with_records(_legacy_state(leader=True), 1, 2))
+    assert LEGACY_SECRET.id not in {s.id for s in out.secrets}
+    (secret,) = out.secrets
+    assert secret.latest_content["admin-password"] == "old-pass-1"
+    assert not set(LEGACY) & set(app_data(out))
+    assert GENERATED == []
+
+
+def test_once_published_migrate_is_never_consulted_and_bad_own_data_is_invalid():
+    calls: list[str] = []
+
+    class Counting(AdoptingCharm):
+        def _from_legacy(self, relation: ops.Relation) -> Mapping[str, Any] | None:
+            calls.append("migrate")
+            return super()._from_legacy(relation)
+
+    ctx = testing.Context(Counting, meta=META)
+    out = ctx.run(ctx.on.upgrade_charm(), _legacy_state(leader=True))
+    assert calls
+    calls.clear()
+    relation = peer_of(out)
+    broken = {**relation.local_app_data, "lc-state": "not json"}
+    out = dataclasses.replace(
+        out, relations={dataclasses.replace(relation, local_app_data=broken)}
+    )
+    ctx = testing.Context(Counting, meta=META)
+    with ctx(ctx.on.update_status(), out) as mgr:
+        with pytest.raises(InvalidConfigError, match="lc-state"):
+            mgr.charm.shared.get()
+        mgr.run()
+    assert calls == []
+
+
+class Raising(AdoptingCharm):
+    def _from_legacy(self, relation: ops.Relation) -> Mapping[str, Any] | None:
+        raise KeyError("the legacy secret is gone")
+
+
+def test_a_migrate_function_that_raises_fails_no_hook_logs_once_and_get_chains_it(
+    caplog: pytest.LogCaptureFixture,
+):
+    ctx = testing.Context(Raising, meta=META)
+    with caplog.at_level(logging.WARNING):
+        out = ctx.run(ctx.on.upgrade_charm(), _legacy_state(leader=True))
+    assert app_data(out) == LEGACY
+    assert [r for r in caplog.records if "migrate failed" in r.getMessage()] != []
+    assert len([r for r in caplog.records if "migrate failed" in r.getMessage()]) == 1
+    ctx = testing.Context(Raising, meta=META)
+    with ctx(ctx.on.update_status(), out) as mgr:
+        with pytest.raises(LeaderConfigError) as caught:
+            mgr.charm.shared.get()
+        mgr.run()
+    assert isinstance(caught.value.__cause__, KeyError)
+
+
+def test_hand_written_json_under_the_schemas_keys_is_adopted_and_foreign_keys_kept():
+    data = {"state": '"existing"', "salt": '"s4lt"', "other-lib": "raw, not json"}
+
+    class Plain(pydantic.BaseModel):
+        state: str = "new"
+        salt: str = "fresh"
+
+    class PlainCharm(ops.CharmBase):
+        def __init__(self, framework: ops.Framework):
+            super().__init__(framework)
+            self.shared = LeaderConfig(self, "cluster", Plain)
+
+    ctx = testing.Context(PlainCharm, meta=META)
+    state = testing.State(leader=True, relations={peer(data)})
+    with ctx(ctx.on.upgrade_charm(), state) as mgr:
+        assert mgr.charm.shared.get() == Plain(state="existing", salt="s4lt")
+        mgr.charm.shared.update(state="running")
+        out = mgr.run()
+    assert app_data(out)["other-lib"] == "raw, not json"
+    assert app_data(out)["salt"] == '"s4lt"'
+    assert app_data(out)["leader-config-revision"] == "1"
+
+
+def test_a_generated_value_the_legacy_data_lacks_is_generated_once_by_the_leader_alone():
+    class Lacking(AdoptingCharm):
+        def _from_legacy(self, relation: ops.Relation) -> Mapping[str, Any] | None:
+            values = super()._from_legacy(relation)
+            return (
+                None
+                if values is None
+                else {k: v for k, v in values.items() if k != "admin_password"}
+            )
+
+    ctx = testing.Context(Lacking, meta=META, unit_id=1)
+    with ctx(ctx.on.upgrade_charm(), _legacy_state(leader=False, unit_id=1)) as mgr:
+        with pytest.raises(PendingFieldsError, match="admin_password"):
+            mgr.charm.shared.get()
+        mgr.run()
+    assert GENERATED == []
+    ctx = testing.Context(Lacking, meta=META)
+    out = ctx.run(ctx.on.upgrade_charm(), _legacy_state(leader=True))
+    assert GENERATED == ["generated"]
+    ctx = testing.Context(Lacking, meta=META, unit_id=1)
+    relation = dataclasses.replace(peer_of(out), peers_data={0: {}, 2: {}})
+    state = dataclasses.replace(out, leader=False, relations={relation}, stored_states=frozenset())
+    with ctx(ctx.on.relation_changed(relation, remote_unit=0), state) as mgr:
+        cfg = mgr.charm.shared.get()
+        assert cfg is not None
+        assert cfg.admin_password.get_secret_value() == "generated-password"
+        mgr.run()
+    assert GENERATED == ["generated"]

@@ -60,6 +60,7 @@ class Settings(pydantic.BaseModel):
 
 FIELDS = frozenset(Settings.model_fields)
 SECRET_ID_KEY = "secret-id"
+REVISION_KEY = "leader-config-revision"
 META: dict[str, Any] = {"name": "prop", "peers": {"cluster": {"interface": "prop_cluster"}}}
 FOREIGN_APP_DATA = {"other-lib": "not json", "x-level": '"debug"', "level-x": "7"}
 # Hooks in which the library brings a unit's view up to date (see the module docstring).
@@ -216,7 +217,7 @@ class ClusterSequences(RuleBasedStateMachine):
         assert self.decode() == self.published
         for key, value in FOREIGN_APP_DATA.items():
             assert data[key] == value
-        assert set(data) <= set(FOREIGN_APP_DATA) | FIELDS | {SECRET_ID_KEY}
+        assert set(data) <= set(FOREIGN_APP_DATA) | FIELDS | {SECRET_ID_KEY, REVISION_KEY}
 
     @invariant()
     def secret_values_never_leak(self):

@@ -38,15 +38,20 @@ def test_get_is_none_without_the_peer_relation(leader: bool):
     assert _get(testing.State(), leader=leader) is None
 
 
-@leadership
-def test_get_is_none_while_nothing_is_published(leader: bool):
-    assert _get(testing.State(relations={peer()}), leader=leader) is None
+def test_a_followers_get_is_none_while_nothing_is_published():
+    assert _get(testing.State(relations={peer()}), leader=False) is None
 
 
-@leadership
-def test_get_is_none_when_only_foreign_keys_are_present(leader: bool):
+def test_a_followers_get_is_none_when_only_foreign_keys_are_present():
     state = testing.State(relations={peer({"other-lib": "raw text"})})
-    assert _get(state, leader=leader) is None
+    assert _get(state, leader=False) is None
+
+
+@pytest.mark.parametrize("data", [{}, {"other-lib": "raw text"}], ids=["empty", "foreign-keys"])
+def test_the_leaders_get_is_the_config_it_publishes_before_anything_is_published(
+    data: dict[str, str],
+):
+    assert _get(testing.State(relations={peer(data)}), leader=True) == Shared()
 
 
 @leadership
@@ -74,7 +79,7 @@ def test_keys_the_schema_does_not_know_are_ignored(leader: bool):
         ({"log_level": "debug"}, ("log_level",), "not JSON"),
         ({"log_level": '"debu'}, ("log_level",), "not JSON"),
         ({"log_level": '"trace"'}, ("log_level",), "'debug' or 'info'"),
-        ({"members": '"a"'}, ("members",), "list"),
+        ({"members": '"a"'}, ("members",), "valid list"),
         ({"log_level": "'x'", "members": "{"}, ("log_level", "members"), "not JSON"),
     ],
     ids=["not-json", "truncated", "invalid-value", "wrong-type", "two-keys"],

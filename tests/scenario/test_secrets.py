@@ -18,6 +18,7 @@ from charms.leader_config.v0.leader_config import (
     LeaderConfig,
     LeaderConfigChangedEvent,
     LeaderConfigError,
+    PendingFieldsError,
     SecretUnavailableError,
 )
 from conftest import (
@@ -145,14 +146,15 @@ def test_a_prefix_is_part_of_the_label():
     ctx = testing.Context(Prefixed, meta=META)
     with ctx(ctx.on.leader_elected(), testing.State(leader=True, relations={peer()})) as mgr:
         out = mgr.run()
-        assert mgr.charm.shared.secret_label == "leader-config-cluster-app-"
-    assert _the_secret(out).label == "leader-config-cluster-app-"
+        assert mgr.charm.shared.secret_label == "leader-config-cluster-app"
+    assert _the_secret(out).label == "leader-config-cluster-app"
     assert set(app_data(out)) == {
         "app-admin_password",
         "app-join_token",
         "app-pin",
         "app-log_level",
         "app-secret-id",
+        "app-leader-config-revision",
     }
 
 
@@ -274,7 +276,7 @@ def test_removing_the_last_secret_field_removes_the_secret_and_its_id():
         mgr.charm.shared.update(token=None)
         out = mgr.run()
     assert out.secrets == frozenset()
-    assert app_data(out) == {"token": "null"}
+    assert app_data(out) == {"token": "null", "leader-config-revision": "2"}
     ctx = testing.Context(OptionalCharm, meta=META)
     with ctx(ctx.on.update_status(), out) as mgr:
         mgr.charm.shared.update(token=pydantic.SecretStr("def-456"))
@@ -332,7 +334,7 @@ def test_a_schema_with_secret_fields_fails_at_construction_on_a_juju_without_sec
         ctx.run(ctx.on.install(), testing.State())
     error = caught.value.__cause__
     assert isinstance(error, LeaderConfigError)
-    assert "3.0.2" in str(error)
+    assert "need Juju 3.0.3 or later (this is Juju 2.9.44)" in str(error)
 
 
 def test_a_new_leader_keeps_the_generated_value():
@@ -345,12 +347,15 @@ def test_a_new_leader_keeps_the_generated_value():
     assert _changed(ctx) == []
 
 
-def test_a_follower_shows_nothing_until_the_leader_has_generated_the_value():
+def test_a_follower_reads_nothing_until_the_leader_has_generated_the_value():
     state = testing.State(relations={peer({"log_level": '"debug"'}, peers=(0,))})
     ctx = _ctx(unit_id=1)
     with ctx(ctx.on.update_status(), state) as mgr:
-        assert mgr.charm.shared.get() is None
+        with pytest.raises(PendingFieldsError) as caught:
+            mgr.charm.shared.get()
         mgr.run()
+    assert caught.value.fields == ("admin_password",)
+    assert "admin_password" in str(caught.value)
     assert GENERATED == []
 
 

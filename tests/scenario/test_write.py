@@ -58,8 +58,10 @@ def test_a_leader_write_stores_json_and_sends_only_changed_keys_in_one_relation_
     write: Write,
 ):
     out, sets = _run(write, testing.State(leader=True, relations={peer(PUBLISHED)}))
-    assert app_data(out) == {"log_level": '"debug"', "members": '["a"]'}
-    assert sets == [{"log_level": '"debug"'}]
+    # The revision goes with the change: data published without one counted as 0.
+    expected = {"log_level": '"debug"', "leader-config-revision": "1"}
+    assert app_data(out) == {**expected, "members": '["a"]'}
+    assert sets == [expected]
 
 
 @pytest.mark.parametrize(
@@ -71,8 +73,9 @@ def test_the_first_write_publishes_the_complete_config_defaults_included(
     write: Write, members: str
 ):
     out, sets = _run(write, testing.State(leader=True, relations={peer()}))
-    assert app_data(out) == {"log_level": '"debug"', "members": members}
-    assert sets == [{"log_level": '"debug"', "members": members}]
+    expected = {"log_level": '"debug"', "members": members, "leader-config-revision": "1"}
+    assert app_data(out) == expected
+    assert sets == [expected]
 
 
 @each_write
@@ -197,7 +200,8 @@ def test_update_and_edit_keep_the_fields_they_do_not_touch():
             cfg.members.append("b")
 
     out, _ = _run(both, state)
-    assert app_data(out) == {"log_level": '"debug"', "members": '["a", "b"]'}
+    expected = {"log_level": '"debug"', "members": '["a", "b"]', "leader-config-revision": "2"}
+    assert app_data(out) == expected
 
 
 def test_keys_that_are_not_the_objects_own_are_never_modified_or_deleted():
@@ -208,8 +212,9 @@ def test_keys_that_are_not_the_objects_own_are_never_modified_or_deleted():
         shared.set(Shared(log_level="debug"))
 
     out, sets = _run(rewrite, state)
-    assert app_data(out) == {**foreign, "log_level": '"debug"', "members": "[]"}
-    assert all(key in {"log_level", "members"} for call in sets for key in call)
+    written = {"log_level": '"debug"', "members": "[]", "leader-config-revision": "1"}
+    assert app_data(out) == {**foreign, **written}
+    assert all(key in written for call in sets for key in call)
 
 
 def test_set_repairs_invalid_stored_data_that_update_refuses():
@@ -217,8 +222,9 @@ def test_set_repairs_invalid_stored_data_that_update_refuses():
     with pytest.raises(LeaderConfigError, match="'log_level'"):
         _run(WRITES["update"], state)
     out, sets = _run(WRITES["set"], state)
-    assert sets == [{"log_level": '"debug"', "members": '["a"]'}]
-    assert app_data(out) == {"log_level": '"debug"', "members": '["a"]'}
+    repaired = {"log_level": '"debug"', "members": '["a"]', "leader-config-revision": "1"}
+    assert sets == [repaired]
+    assert app_data(out) == repaired
 
 
 class Required(pydantic.BaseModel):
@@ -246,7 +252,7 @@ def test_a_schema_with_required_fields_is_published_by_the_first_complete_write(
             pass
         mgr.charm.shared.update(token="t")
         out = mgr.run()
-    assert app_data(out) == {"token": '"t"', "size": "1"}
+    assert app_data(out) == {"token": '"t"', "size": "1", "leader-config-revision": "1"}
 
 
 @pytest.mark.parametrize(

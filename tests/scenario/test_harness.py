@@ -1,0 +1,110 @@
+"""The tester charm under `ops.testing.Harness`, as many deployed charms still test.
+
+Harness keeps one charm object for every event and has no end of hook: the one
+line a Harness test adds is `harness.evaluate_status()`, which ends the hook the
+way `ops.main` does (the leader publishes and gets its `changed` event there).
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any
+
+import ops
+import pydantic
+import pytest
+import yaml
+from ops.testing import ActionFailed, Harness
+
+from charm import LeaderConfigTesterCharm, Shared
+from charms.leader_config.v0.testing import config_from_harness, publish_to_harness
+
+CHARMCRAFT: dict[str, Any] = yaml.safe_load(
+    (Path(__file__).parents[2] / "charmcraft.yaml").read_text()
+)
+
+
+def _yaml(data: Any) -> str:
+    text: str = yaml.safe_dump(data)  # pyright: ignore[reportUnknownMemberType]
+    return text
+
+
+META = _yaml({key: CHARMCRAFT[key] for key in ("name", "peers")})
+
+
+@pytest.fixture
+def harness() -> Generator[Harness[LeaderConfigTesterCharm], None, None]:
+    with warnings.catch_warnings():
+        # ops marks Harness itself as pending deprecation in favour of ops.testing.Context.
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        harness = Harness(
+            LeaderConfigTesterCharm,
+            meta=META,
+            config=_yaml(CHARMCRAFT["config"]),
+            actions=_yaml(CHARMCRAFT["actions"]),
+        )
+    harness.add_relation("cluster", "leader-config-tester")
+    yield harness
+    harness.cleanup()
+
+
+def test_the_leader_publishes_on_deploy_and_shows_the_config_after_the_hook(
+    harness: Harness[LeaderConfigTesterCharm],
+):
+    harness.set_leader(True)
+    harness.update_config({"cluster-name": "prod"})
+    harness.begin_with_initial_hooks()
+    harness.evaluate_status()  # the end of the hook
+    shared = config_from_harness(harness, "cluster", Shared)
+    assert shared is not None
+    assert shared.cluster_name == "prod"
+    assert len(shared.admin_password.get_secret_value()) > 20
+    assert harness.charm.unit.status == ops.ActiveStatus("prod: log-level=info")
+
+
+def test_a_follower_reads_what_the_leader_published_and_follows_each_change(
+    harness: Harness[LeaderConfigTesterCharm],
+):
+    harness.begin_with_initial_hooks()
+    publish_to_harness(harness, "cluster", Shared(log_level="debug"))
+    assert harness.charm.unit.status == ops.ActiveStatus("demo: log-level=debug")
+    rotated = Shared(log_level="debug", admin_password=pydantic.SecretStr("rotated-pw"))
+    publish_to_harness(harness, "cluster", rotated)
+    cfg = harness.charm.shared.get()
+    assert cfg is not None
+    assert cfg.admin_password.get_secret_value() == "rotated-pw"  # no stale cached value
+
+
+def test_the_leader_writes_in_an_action_and_rotates_the_password(
+    harness: Harness[LeaderConfigTesterCharm],
+):
+    harness.set_leader(True)
+    harness.begin_with_initial_hooks()
+    harness.evaluate_status()
+    before = config_from_harness(harness, "cluster", Shared)
+    assert before is not None
+    harness.run_action("set-shared", {"values": json.dumps({"log_level": "error"})})
+    harness.run_action("rotate-password")
+    harness.evaluate_status()
+    after = config_from_harness(harness, "cluster", Shared)
+    assert after is not None
+    assert after.log_level == "error"
+    assert after.admin_password != before.admin_password
+    assert harness.charm.unit.status == ops.ActiveStatus("demo: log-level=error")
+
+
+def test_a_followers_write_in_an_action_fails_clearly(harness: Harness[LeaderConfigTesterCharm]):
+    harness.begin_with_initial_hooks()
+    publish_to_harness(harness, "cluster", Shared())
+    with pytest.raises(ActionFailed, match="only the leader"):
+        harness.run_action("set-shared", {"values": json.dumps({"log_level": "error"})})
+
+
+def test_config_from_harness_is_none_before_anything_is_published(
+    harness: Harness[LeaderConfigTesterCharm],
+):
+    harness.begin()
+    assert config_from_harness(harness, "cluster", Shared) is None

@@ -1,0 +1,344 @@
+"""Config revisions, acknowledgements and rollouts."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import ops
+import pydantic
+import pytest
+from ops import testing
+
+from charms.leader_config.v0.leader_config import (
+    LeaderConfig,
+    LeaderConfigAppliedEvent,
+    LeaderConfigChangedEvent,
+    Rollout,
+)
+from charms.leader_config.v0.testing import published_state
+from cluster import JUJU_UNIT_KEYS, Cluster
+from conftest import META, Shared, SharedCharm, app_data, counting_relation_sets, peer, peer_of
+
+REVISION = "leader-config-revision"
+RECORD = "leader-config-unit"
+
+
+class AckCharm(ops.CharmBase):
+    """Applies the config on `changed`, then acknowledges it; the leader notes rollouts."""
+
+    def __init__(self, framework: ops.Framework):
+        super().__init__(framework)
+        self.shared = LeaderConfig(self, "cluster", Shared, acknowledge=True)
+        self.applied: list[int] = []
+        framework.observe(self.shared.on.changed, self._on_changed)
+        framework.observe(self.shared.on.applied, self._on_applied)
+
+    def _on_changed(self, _: LeaderConfigChangedEvent) -> None:
+        self.shared.acknowledge()
+
+    def _on_applied(self, event: LeaderConfigAppliedEvent) -> None:
+        self.unit.status = ops.ActiveStatus(f"applied {event.revision}")
+
+
+def _record(applied: int | None = None) -> dict[str, str]:
+    return {RECORD: json.dumps({} if applied is None else {"applied": applied})}
+
+
+def _applied_events(ctx: testing.Context[Any]) -> list[int]:
+    return [e.revision for e in ctx.emitted_events if isinstance(e, LeaderConfigAppliedEvent)]
+
+
+def _run(
+    charm: type[ops.CharmBase],
+    state: testing.State,
+    do: Callable[[Any], None] | None = None,
+    *,
+    event: Callable[[testing.Context[Any], testing.State], Any] | None = None,
+    unit_id: int = 0,
+) -> tuple[testing.State, testing.Context[Any]]:
+    ctx = testing.Context(charm, meta=META, unit_id=unit_id)
+    trigger = event(ctx, state) if event is not None else ctx.on.update_status()
+    with ctx(trigger, state) as mgr:
+        if do is not None:
+            do(mgr.charm)
+        out = mgr.run()
+    return out, ctx
+
+
+def _changed_from(remote: int) -> Callable[[testing.Context[Any], testing.State], Any]:
+    return lambda ctx, state: ctx.on.relation_changed(peer_of(state), remote_unit=remote)
+
+
+# Revisions
+
+
+def test_the_revision_is_none_before_anything_is_published_and_goes_up_with_each_write():
+    seen: list[int | None] = []
+
+    def writes(charm: SharedCharm) -> None:
+        seen.append(charm.shared.revision)
+        charm.shared.update(log_level="debug")
+        seen.append(charm.shared.revision)
+        charm.shared.update(log_level="debug")  # no effective write: no new revision
+        charm.shared.update(members=["a"])
+        seen.append(charm.shared.revision)
+
+    out, ctx = _run(SharedCharm, testing.State(leader=True, relations={peer()}), writes)
+    assert seen == [None, 1, 2]
+    assert app_data(out)[REVISION] == "2"
+    (event,) = [e for e in ctx.emitted_events if isinstance(e, LeaderConfigChangedEvent)]
+    assert event.revision == 2
+
+
+def test_a_followers_view_and_event_carry_the_published_revision():
+    state = dataclasses.replace(
+        published_state("cluster", Shared(), peers_data={0: {}}),
+    )
+    relation = peer_of(state)
+    relation = dataclasses.replace(
+        relation, local_app_data={**relation.local_app_data, REVISION: "7"}
+    )
+    state = dataclasses.replace(state, relations={relation})
+    out, ctx = _run(SharedCharm, state, event=_changed_from(0), unit_id=1)
+    (event,) = [e for e in ctx.emitted_events if isinstance(e, LeaderConfigChangedEvent)]
+    assert event.revision == 7
+    _, ctx = _run(SharedCharm, out, lambda c: ctx_seen.append(c.shared.revision), unit_id=1)
+    assert ctx_seen == [7]
+
+
+ctx_seen: list[int | None] = []
+
+
+@pytest.fixture(autouse=True)
+def _clear_seen():
+    ctx_seen.clear()
+
+
+def test_data_published_without_a_revision_reads_as_revision_0_and_the_next_write_numbers_it():
+    data = {"log_level": '"debug"', "members": "[]", "other-lib": "x"}
+    out, _ = _run(
+        SharedCharm,
+        testing.State(leader=True, relations={peer(data)}),
+        lambda c: ctx_seen.append(c.shared.revision),
+    )
+    assert ctx_seen == [0]
+    assert app_data(out) == data  # complete, valid data: nothing rewritten
+    out, _ = _run(SharedCharm, out, lambda c: c.shared.update(members=["a"]))
+    assert app_data(out)[REVISION] == "1"
+    assert app_data(out)["other-lib"] == "x"
+
+
+def test_a_new_leader_whose_stored_state_is_gone_continues_above_the_stored_revision():
+    state = published_state("cluster", Shared(), leader=True)
+    relation = peer_of(state)
+    relation = dataclasses.replace(
+        relation, local_app_data={**relation.local_app_data, REVISION: "41"}
+    )
+    state = dataclasses.replace(state, relations={relation}, stored_states=frozenset())
+    out, _ = _run(
+        SharedCharm,
+        state,
+        lambda c: c.shared.update(log_level="debug"),
+        event=lambda ctx, _: ctx.on.leader_elected(),
+    )
+    assert app_data(out)[REVISION] == "42"
+
+
+def test_a_stored_revision_that_is_not_a_number_is_invalid_data_and_set_repairs_it(
+    caplog: pytest.LogCaptureFixture,
+):
+    state = testing.State(
+        leader=True, relations={peer({"log_level": '"info"', REVISION: "seven"})}
+    )
+
+    def read_then_repair(charm: SharedCharm) -> None:
+        with pytest.raises(ValueError, match=REVISION):
+            charm.shared.get()
+        charm.shared.set(Shared(log_level="debug"))
+
+    out, _ = _run(SharedCharm, state, read_then_repair)
+    assert app_data(out)[REVISION] == "1"
+
+
+# Acknowledgements
+
+
+def test_acknowledge_records_the_revision_in_the_units_own_databag_once():
+    state = dataclasses.replace(
+        published_state("cluster", Shared(), peers_data={0: {}}), leader=False
+    )
+
+    def ack_twice(charm: AckCharm) -> None:
+        with counting_relation_sets(charm) as sets:
+            charm.shared.acknowledge()
+            charm.shared.acknowledge()
+        assert len(sets) == 1
+
+    out, _ = _run(AckCharm, state, ack_twice, unit_id=1)
+    relation = peer_of(out)
+    assert relation.local_unit_data[RECORD] == json.dumps({"applied": 1})
+    assert all(relation.local_unit_data[key] for key in JUJU_UNIT_KEYS)
+    assert app_data(out) == dict(peer_of(state).local_app_data)  # a follower writes no app data
+
+
+def test_acknowledge_before_anything_is_published_records_nothing():
+    state = testing.State(relations={peer(peers=(0,))})
+
+    def ack(charm: AckCharm) -> None:
+        with counting_relation_sets(charm) as sets:
+            charm.shared.acknowledge()
+            assert charm.shared.rollout() == Rollout(
+                None, frozenset(), frozenset({"app/0", "app/1"})
+            )
+        assert sets == []
+
+    _run(AckCharm, state, ack, unit_id=1)
+
+
+def test_acknowledge_and_rollout_need_acknowledge_true():
+    def misuse(charm: SharedCharm) -> None:
+        with pytest.raises(RuntimeError, match="acknowledge=True"):
+            charm.shared.acknowledge()
+        with pytest.raises(RuntimeError, match="acknowledge=True"):
+            charm.shared.rollout()
+
+    _run(SharedCharm, published_state("cluster", Shared(), leader=True), misuse)
+
+
+def test_without_acknowledge_or_migrate_no_unit_data_is_ever_written():
+    cluster = Cluster(SharedCharm, META)
+    cluster.deploy(3)
+    cluster.elect(1)
+    cluster.run(1, "update-status", prepare=lambda c: c.shared.update(log_level="debug"))
+    cluster.settle()
+    for unit in cluster.units:
+        assert set(cluster.unit_data(unit)) == set(JUJU_UNIT_KEYS)
+
+
+def test_rollout_is_an_immutable_value_counting_the_units_in_the_relation_and_this_one():
+    state = published_state(
+        "cluster", Shared(), peers_data={0: _record(1), 2: _record(0), 3: {}}, leader=False
+    )
+    seen: list[Rollout] = []
+    _run(AckCharm, state, lambda c: seen.append(c.shared.rollout()), unit_id=1)
+    (rollout,) = seen
+    assert rollout.revision == 1
+    assert rollout.applied == frozenset({"app/0"})
+    assert rollout.pending == frozenset({"app/1", "app/2", "app/3"})
+    assert not rollout.complete
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        rollout.revision = 2  # pyright: ignore[reportAttributeAccessIssue]
+
+
+def test_a_unit_record_that_is_not_json_or_juju_keys_alone_count_as_no_record():
+    state = published_state(
+        "cluster", Shared(), peers_data={0: {RECORD: "garbage"}, 2: {"ingress-address": "x"}}
+    )
+    seen: list[Rollout] = []
+    _run(AckCharm, state, lambda c: seen.append(c.shared.rollout()), unit_id=1)
+    assert seen[0].applied == frozenset()
+
+
+# The applied event, on the leader
+
+
+def test_applied_fires_once_when_the_last_unit_acknowledges_in_its_relation_changed():
+    cluster = Cluster(AckCharm, META)
+    cluster.deploy(3)
+    cluster.settle()
+    applied = [r for r in cluster.log if r.unit == 0 and "applied" in r.status]
+    assert applied, "the deployment's first revision was applied by every unit"
+    cluster.run(0, "update-status", prepare=lambda c: c.shared.update(log_level="debug"))
+    cluster.deliver(1)
+    before = cluster.log[-1]
+    assert before.status != "active: applied 2"
+    cluster.settle()
+    assert cluster.state(0).unit_status == ops.ActiveStatus("applied 2")
+
+
+def test_applied_does_not_fire_again_for_the_same_revision():
+    state = published_state(
+        "cluster", Shared(), leader=True, peers_data={1: _record(1), 2: _record(1)}
+    )
+    out, ctx = _run(AckCharm, state, lambda c: c.shared.acknowledge())
+    assert _applied_events(ctx) == [1]
+    for remote in (1, 2):
+        out, ctx = _run(AckCharm, out, event=_changed_from(remote))
+        assert _applied_events(ctx) == []
+
+
+def test_a_departed_unit_is_not_pending_and_its_departure_can_complete_a_rollout():
+    state = published_state("cluster", Shared(), leader=True, peers_data={1: _record(1), 2: {}})
+    out, ctx = _run(AckCharm, state, lambda c: c.shared.acknowledge())
+    assert _applied_events(ctx) == []
+    relation = dataclasses.replace(peer_of(out), peers_data={1: _record(1)})
+    out = dataclasses.replace(out, relations={relation})
+    ctx = testing.Context(AckCharm, meta=META)
+    out = ctx.run(ctx.on.relation_departed(relation, remote_unit=2, departing_unit=2), out)
+    assert _applied_events(ctx) == [1]
+
+
+def test_a_unit_that_joins_later_is_pending_until_it_acknowledges():
+    state = published_state("cluster", Shared(), leader=True, peers_data={1: _record(1)})
+    out, ctx = _run(AckCharm, state, lambda c: c.shared.acknowledge())
+    assert _applied_events(ctx) == [1]
+    relation = dataclasses.replace(peer_of(out), peers_data={1: _record(1), 2: {}})
+    out = dataclasses.replace(out, relations={relation})
+    seen: list[Rollout] = []
+    out, _ = _run(AckCharm, out, lambda c: seen.append(c.shared.rollout()))
+    assert seen[-1].pending == frozenset({"app/2"})
+    relation = dataclasses.replace(peer_of(out), peers_data={1: _record(1), 2: _record(1)})
+    out = dataclasses.replace(out, relations={relation})
+    out, ctx = _run(AckCharm, out, event=_changed_from(2))
+    _run(AckCharm, out, lambda c: seen.append(c.shared.rollout()))
+    assert seen[-1].complete
+    assert _applied_events(ctx) == []  # it fired for revision 1 already
+
+
+def test_the_leaders_hook_for_one_acknowledgement_reads_only_that_units_databag():
+    peers = {unit: _record(1) for unit in range(1, 20)}
+    state = published_state("cluster", Shared(), leader=True, peers_data=peers)
+    out, _ = _run(AckCharm, state, lambda c: c.shared.acknowledge())  # builds the tally
+    relation = peer_of(out)
+    relation = dataclasses.replace(relation, peers_data={**relation.peers_data, 7: _record(2)})
+    out = dataclasses.replace(out, relations={relation})
+    reads: list[str] = []
+
+    def count_reads(charm: AckCharm) -> None:
+        backend: Any = charm.model._backend  # pyright: ignore[reportPrivateUsage]
+        original = backend.relation_get
+
+        def relation_get(relation_id: int, member: str, is_app: bool, **kwargs: Any) -> Any:
+            reads.append(member)
+            return original(relation_id, member, is_app, **kwargs)
+
+        backend.relation_get = relation_get
+
+    _run(AckCharm, out, count_reads, event=_changed_from(7))
+    assert [member for member in reads if member.startswith("app/")] == ["app/7"]
+
+
+def test_a_new_leader_rebuilds_its_tally_from_every_units_record():
+    peers: Mapping[int, dict[str, str]] = {1: _record(1), 2: _record(1)}
+    state = published_state("cluster", Shared(), leader=True, peers_data=dict(peers))
+    state = dataclasses.replace(state, stored_states=frozenset())
+    out, ctx = _run(AckCharm, state, event=lambda c, _: c.on.leader_elected())
+    # The leader's own first view: it acknowledges, and every unit has applied revision 1.
+    assert _applied_events(ctx) == [1]
+    assert out.unit_status == ops.ActiveStatus("applied 1")
+
+
+def test_acknowledgements_work_on_a_charm_that_also_logs(caplog: pytest.LogCaptureFixture):
+    with caplog.at_level(logging.WARNING):
+        cluster = Cluster(AckCharm, META)
+        cluster.deploy(2)
+        cluster.settle()
+    assert caplog.records == []
+
+
+class Plain(pydantic.BaseModel):
+    x: int = 1
