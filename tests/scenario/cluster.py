@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import typing
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Generic, TypeVar
 
@@ -101,6 +102,7 @@ class _Unit:
     changed: list[frozenset[str]] = dataclasses.field(
         default_factory=lambda: list[frozenset[str]]()
     )
+    charm_type: type[ops.CharmBase] | None = None  # after `upgrade`, the revision it runs
 
 
 class Cluster(Generic[CharmT]):
@@ -232,8 +234,10 @@ class Cluster(Generic[CharmT]):
         """
         member = self._unit(unit)
         state = self._state_of(member)
+        # An upgraded unit runs another class; `prepare` then gets an instance of it.
+        charm_type = typing.cast("type[CharmT]", member.charm_type or self._charm_type)
         ctx = testing.Context(
-            self._charm_type,
+            charm_type,
             meta=self._meta,
             config=self._config_meta,
             actions=self._actions,
@@ -401,6 +405,18 @@ class Cluster(Generic[CharmT]):
             self.leader = None
             if self._units:
                 self.elect(new_leader if new_leader is not None else min(self._units))
+
+    def upgrade(self, unit: int, charm_type: type[ops.CharmBase]) -> HookRecord:
+        """Upgrade `unit` to another revision of the charm and run upgrade-charm on it.
+
+        Units upgrade one at a time, as in a rolling upgrade: until each is
+        upgraded, it keeps running the revision it had.
+
+        Returns:
+            The record of the upgrade-charm hook.
+        """
+        self._unit(unit).charm_type = charm_type
+        return self.run(unit, "upgrade-charm")
 
     def elect(self, unit: int, *, run_hook: bool = True) -> HookRecord | None:
         """Move leadership to `unit`.
