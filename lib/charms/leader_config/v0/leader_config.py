@@ -4,7 +4,7 @@
 config with attribute access; only the leader writes it; values travel JSON-encoded
 in the peer relation's application databag (secret fields in a Juju secret); and a
 `changed` event fires on every unit, the leader included, exactly when that unit's
-view of the config changes.
+view of the config changes. The README has the long guides.
 
 ## Set-up
 
@@ -42,7 +42,10 @@ class MyCharm(ops.CharmBase):
 
     def _on_config_changed(self, event: ops.ConfigChangedEvent):
         if self.unit.is_leader() and self.model.get_relation("cluster"):
-            self.shared.update(log_level=self.config.get("log-level", "info"))
+            try:
+                self.shared.update(log_level=self.config.get("log-level", "info"))
+            except pydantic.ValidationError:
+                self.unit.status = ops.BlockedStatus("invalid log-level")
 
     def _on_shared_changed(self, event: LeaderConfigChangedEvent):
         cfg = self.shared.get()  # Shared | None
@@ -52,90 +55,72 @@ class MyCharm(ops.CharmBase):
 
 ## Reading and writing
 
-- `get()`, on any unit, returns a fresh copy of the config, or `None` while there is
-  none (no peer relation yet, as in `install`, or nothing published). Missing keys
-  read as defaults; keys the schema does not know are ignored.
-- The leader writes: `update(**changes)`, `set(config)`, or `with edit() as cfg:`
-  (written when the block exits, not at all if it raises). Values are validated
-  first. A write sends only the changed keys, in one `relation-set`, and always
-  publishes the complete config; a write that changes nothing sends nothing.
-- The leader also publishes the complete config by itself, at the end of a hook in
-  which it finds keys missing (a new application or leader, an upgrade that added
-  fields) unless the charm wrote, so a later change of a default in code does not
-  change a running application.
-- `prefix="app-"` lets several objects share one relation, each with its own keys.
+- `get()` returns a fresh copy of this unit's view. On a follower it is None until
+  the leader publishes (and before the peer relation exists, as in `install`); on the
+  leader it is the complete config it publishes: defaults, and `default_factory`
+  values generated once. The leader publishes missing keys at the end of any hook in
+  which it read or wrote the config and found them missing.
+- The leader writes with `update(**changes)`, `set(config)` or `with edit() as cfg:`.
+  A write validates, encodes, reads its own encoding back, then sends the changed keys
+  and a new config `revision` in one `relation-set`; a write that changes nothing
+  sends nothing. A follower's write raises `NotLeaderError`.
+- Wire format: one key per field, `prefix + (alias or name)`, each value `json.dumps`
+  of the field's JSON-mode dump (sets sorted at every depth; computed fields are not
+  stored), as `ops.Relation.save` writes it. Reads validate in lax mode, so strict
+  models read back what they wrote. Reserved names, after the prefix:
+  `leader-config-revision` and `secret-id` (app keys), `leader-config-unit` (unit key).
 
 ## Secret fields and generated values
 
-- A field typed `pydantic.SecretStr` (or `SecretStr | None`) never enters relation
-  data: the secret fields of one `LeaderConfig` live in one application-owned Juju
-  secret labelled `secret_label` (`leader-config-<relation>`, plus `-<prefix>`),
-  content key `admin-password` for field `admin_password` (`field-pw` for `pw`).
-- The databag holds the secret's id (`prefix + "secret-id"`) and, under each secret
-  field's key, `null` or a random marker that changes with the value, so followers
-  get `relation-changed` and an event naming the field. Read values with
-  `cfg.admin_password.get_secret_value()`; the secret is fetched once per hook (its
-  content key `leader-config-stamp` tells a unit to refresh to the latest revision).
-- The same value makes no new revision; `None` removes a field, and the secret goes
-  with its last field; old revisions are removed on `secret-remove`. A missing secret
-  raises `SecretUnavailableError`. Secret fields need Juju 3.0.2 or later.
-- A field with a `default_factory` is generated once, by the leader, when it first
-  publishes; later leaders keep it; a follower's `get()` is `None` until it is stored.
+Fields typed `SecretStr` or `SecretStr | None` live in one application-owned Juju
+secret labelled `secret_label`; the databag holds its id and, per field, `null` or a
+random marker that changes with the value. A secret type anywhere else (a nested
+model, a list, `SecretBytes`) is refused at construction. Values over 5 KiB (64 KiB
+in all, base64-encoded: the oldest supported Juju's limits) are refused before
+anything is written. Content keys of fields this revision does not know are kept.
 
-## The changed event
+## Events
 
-`on.changed` (`LeaderConfigChangedEvent`) fires on each unit whose view differs from
-the one it last handled: on the leader right after its own effective write (Juju does
-not send `relation-changed` to the writer), on a follower in the first peer
-`relation-created` or `-changed`, `leader-elected` or `upgrade-charm` hook where the
-change is visible. `event.changed` is the frozenset of changed field names (all of
-them on a first view); the event carries only names, so `defer()` is safe. What a
-unit last handled is in its stored state (secret values only as salted digests),
-which a recreated Kubernetes pod loses: the event may then repeat once, so make
-handlers idempotent.
+`on.changed` names the fields whose value changed (all of them on a unit's first
+view) and carries the `revision`. A follower gets it in the first peer
+`relation-created`/`-changed`, `leader-elected` or `upgrade-charm` hook where the
+change is visible; the leader once per hook, at its end (the first collect-status
+event), for everything its writes changed, so a handler that writes is never run
+inside itself (under Harness, `harness.evaluate_status()` ends a hook). Stored state
+keeps what a unit handled; a recreated pod repeats the event once: make handlers
+idempotent.
+
+## Rollouts
+
+With `acknowledge=True`, `acknowledge()` records in this unit's databag that it
+applied the revision of its view; `rollout()` says which units have; `on.applied`
+fires on the leader once every unit has applied a revision. Before anything is
+published, `acknowledge()` records nothing and `rollout()` has every unit pending.
 
 ## Errors
 
-Run-time errors derive from `LeaderConfigError` (which construction also raises for
-secret fields on a Juju without secrets):
+`NotLeaderError` (a follower's write, or Juju refused a write), `NotReadyError` (no
+peer relation yet, or legacy keys still in use), `InvalidConfigError` (stored data
+that does not decode or validate), `SecretUnavailableError` and `PendingFieldsError`
+(a follower's `get()` while the leader has not published a generated value) derive
+from `LeaderConfigError`. The library's hook handlers log these instead of failing
+the hook, except a transient failure to read the secret, which fails a follower's
+hook so that Juju retries it. Misuse raises `ValueError`, `TypeError` or
+`RuntimeError` at once.
 
-- `NotLeaderError`: a write on a non-leader, or a `relation-set` that Juju refused.
-- `NotReadyError`: a write before the peer relation exists; write from a later hook.
-- `InvalidConfigError` (a `ValueError`): stored data that cannot be decoded or
-  validated, naming the keys and the reason; `set()` overwrites it.
-- `SecretUnavailableError`: the secret is missing or unreadable, naming the fields.
+## Upgrading a deployed charm
 
-The library's own handlers log a warning instead of failing a hook on the last two.
-Misuse raises `ValueError` or `TypeError` at once (a non-peer endpoint, objects whose
-keys would overlap, an unknown field, an invalid value), before anything is written.
-
-## Wire format
-
-One key per field, `prefix + (alias or name)`, each value `json.dumps` of the field's
-JSON-mode dump as `ops.Relation.save` writes it (dict keys and sets sorted), so
-`relation.load(Shared, app)` reads it and `relation.save(config, app)` writes it.
-Keys that are not the object's own are never touched.
-
-## Evolving a schema
-
-- Adding a field: give it a default; the upgraded leader publishes it.
-- Removing a field: remove only fields with a default (old units read its absence
-  as the default); the key stays in the databag, ignored.
-- Renaming a field: keep the key with `Field(alias="old-name")`.
-- Changing a type: only compatibly, or old units get `InvalidConfigError`.
-
-## Adopting existing data
-
-`LeaderConfig(..., migrate=fn)`: while the object's own keys are absent or cannot be
-decoded, `fn(relation)` returns field values read from the charm's old keys and old
-secret (or `None`); every unit reads them, the leader publishes them in this format,
-and the old keys stay for units not yet upgraded. Nothing is regenerated.
+`LeaderConfig(..., migrate=fn)`: while nothing is published here, `fn(relation)`
+returns a `Legacy` (the values read from the legacy keys and secret, the legacy keys,
+the legacy secret) or None. Nothing is regenerated; a legacy secret holding the
+fields' content keys is taken over; legacy keys (and a copied secret) are removed
+once every unit runs a revision that uses this library. Use a `prefix`: legacy data
+under this object's own keys is taken over only once every unit is upgraded.
 
 ## Testing your charm
 
-`peer_relation_with(relation_name, config)` returns an `ops.testing.PeerRelation`
-(and the secrets) holding a config; `config_from_state(state, relation_name, Shared)`
-reads one back. Both import `ops.testing` only when called.
+`charms.leader_config.v0.testing` has `published_state`, `follower_state` and
+`config_from_state` for ops.testing, and `publish_to_harness`, `config_from_harness`.
 """
 
 from __future__ import annotations
