@@ -342,3 +342,36 @@ def test_acknowledgements_work_on_a_charm_that_also_logs(caplog: pytest.LogCaptu
 
 class Plain(pydantic.BaseModel):
     x: int = 1
+
+
+def test_with_acknowledgements_a_new_revision_alone_is_a_change_naming_no_field():
+    data = {"log_level": '"info"', "members": "[]"}  # published before revisions were numbered
+    state = testing.State(relations={peer(data, peers=(0,))})
+    handled, ctx = _run(AckCharm, state, event=_changed_from(0), unit_id=1)
+    assert [e.revision for e in ctx.emitted_events if isinstance(e, LeaderConfigChangedEvent)] == [
+        0
+    ]
+    numbered = dataclasses.replace(peer_of(handled), local_app_data={**data, REVISION: "1"})
+    out, ctx = _run(
+        AckCharm,
+        dataclasses.replace(handled, relations={numbered}),
+        event=_changed_from(0),
+        unit_id=1,
+    )
+    (event,) = [e for e in ctx.emitted_events if isinstance(e, LeaderConfigChangedEvent)]
+    assert (event.changed, event.revision) == (frozenset(), 1)
+    assert peer_of(out).local_unit_data[RECORD] == json.dumps({"applied": 1})
+
+
+def test_without_acknowledgements_a_new_revision_alone_emits_nothing():
+    data = {"log_level": '"info"', "members": "[]"}
+    state = testing.State(relations={peer(data, peers=(0,))})
+    handled, _ = _run(SharedCharm, state, event=_changed_from(0), unit_id=1)
+    numbered = dataclasses.replace(peer_of(handled), local_app_data={**data, REVISION: "1"})
+    _, ctx = _run(
+        SharedCharm,
+        dataclasses.replace(handled, relations={numbered}),
+        event=_changed_from(0),
+        unit_id=1,
+    )
+    assert [e for e in ctx.emitted_events if isinstance(e, LeaderConfigChangedEvent)] == []

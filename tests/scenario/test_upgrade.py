@@ -338,3 +338,30 @@ def test_old_units_keep_reading_json_the_new_leader_writes_in_the_same_format():
     for unit in (1, 2):
         cluster.run(unit, "update-status")
         assert _status(cluster, unit) == "active: ha x"
+
+
+class NewAcknowledging(NewCharm):
+    """The new revision with acknowledgements: every unit acknowledges what it applied."""
+
+    def __init__(self, framework: ops.Framework):
+        ops.CharmBase.__init__(self, framework)
+        self.shared = LeaderConfig(
+            self, "cluster", Kept, prefix="lc-", migrate=self._legacy, acknowledge=True
+        )
+        framework.observe(self.shared.on.changed, self._on_changed)
+
+    def _on_changed(self, _: ops.EventBase) -> None:
+        self.shared.acknowledge()
+
+
+def test_after_an_adoption_every_unit_acknowledges_the_first_published_revision():
+    cluster, _ = _deploy(OldCharm)
+    for unit in (1, 2, 0):
+        cluster.upgrade(unit, NewAcknowledging)
+        cluster.settle()
+    seen: list[Any] = []
+    cluster.run(0, "update-status", prepare=lambda charm: seen.append(charm.shared.rollout()))
+    (rollout,) = seen
+    assert rollout.revision == 1
+    assert rollout.complete
+    assert GENERATED == []

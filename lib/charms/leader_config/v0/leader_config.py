@@ -872,16 +872,18 @@ class _Handled:
     """What this unit last handled, in its stored state (which a new pod loses).
 
     A fingerprint of the object's raw data, so that an unchanged databag costs no
-    decoding; and a digest of each field's value by databag key (secret values
-    digested with a random salt of the unit's own), so that the changed event
-    names exactly the fields whose value changed, across renames by alias.
+    decoding; a digest of each field's value by databag key (secret values digested
+    with a random salt of the unit's own), so that the changed event names exactly
+    the fields whose value changed, across renames by alias; and the revision.
     """
 
     def __init__(self, stored: ops.BoundStoredState, codec: _Codec[Any]):
         self._stored = stored
         self._codec = codec
         self._names = {key: name for name, key in codec.keys.items()}
-        stored.set_default(fingerprint="", digests={}, salt=secrets.token_hex(16), keyed=False)
+        stored.set_default(
+            fingerprint="", digests={}, salt=secrets.token_hex(16), keyed=False, revision=None
+        )
         if not stored.keyed:  # kept by field name before LIBPATCH 11
             stored.digests = {
                 codec.keys[name]: digest
@@ -897,8 +899,11 @@ class _Handled:
     def seen(self, raw: Mapping[str, str]) -> bool:
         return bool(self.fingerprint(raw) == self._stored.fingerprint)
 
-    def record(self, raw: Mapping[str, str], config: pydantic.BaseModel | None) -> frozenset[str]:
-        """Record `config` as the view this unit handles; return the fields that changed.
+    def record(
+        self, raw: Mapping[str, str], config: pydantic.BaseModel | None, revision: int | None
+    ) -> tuple[frozenset[str], bool]:
+        """Record the view this unit handles; return the fields that changed, and whether
+        the revision did.
 
         Fields compare by value: plain ones by their JSON, secret ones by a salted
         digest, so that stored state holds no secret and a value that changed and
@@ -920,9 +925,11 @@ class _Handled:
             for key in digests.keys() | previous.keys()
             if key in self._names and digests.get(key) != previous.get(key)
         )
+        new_revision = revision != self._stored.revision
         self._stored.fingerprint = self.fingerprint(raw)
         self._stored.digests = digests
-        return changed
+        self._stored.revision = revision
+        return changed, new_revision
 
 
 # Revisions and acknowledgements
@@ -1150,7 +1157,7 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         self._legacy_cache: tuple[dict[str, str], Legacy | LeaderConfigError | None] | None = None
         # For the end of the hook: publish, emit, look at the tally.
         self._publish_pending = False
-        self._changed_pending: set[str] = set()
+        self._changed_pending: set[str] | None = None  # empty: only the revision changed
         self._tally_changed = False
         self._ended_with_app_status = False
         peer_events = charm.on[relation_name]
@@ -1619,13 +1626,14 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
 
         A follower emits at once; the leader once, at the end of the hook, for
         everything that changed in it, so that a handler that writes is not run
-        inside itself.
+        inside itself. With acknowledgements, a new revision alone is a change too
+        (with no field named), so that every unit gets to acknowledge every revision.
         """
-        changed = self._handled.record(raw, config)
-        if not changed:
+        changed, new_revision = self._handled.record(raw, config, revision)
+        if not changed and not (new_revision and self._acknowledge):
             return
         if self.model.unit.is_leader():
-            self._changed_pending |= changed
+            self._changed_pending = (self._changed_pending or set()) | changed
         else:
             self.on.changed.emit(changed, revision)
 
@@ -1706,8 +1714,8 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         if self._tally_changed and self._rollouts is not None and self._migrate is not None:
             self._retire(self._rollouts, self._migrate)
         for _ in range(_MAX_EMITS_PER_HOOK):
-            if self._changed_pending:
-                changed, self._changed_pending = frozenset(self._changed_pending), set[str]()
+            if self._changed_pending is not None:
+                changed, self._changed_pending = frozenset(self._changed_pending), None
                 self.on.changed.emit(changed, self.revision)
             elif self._tally_changed:
                 self._tally_changed = False
