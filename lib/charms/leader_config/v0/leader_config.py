@@ -902,8 +902,7 @@ class _Handled:
     def record(
         self, raw: Mapping[str, str], config: pydantic.BaseModel | None, revision: int | None
     ) -> tuple[frozenset[str], bool]:
-        """Record the view this unit handles; return the fields that changed, and whether
-        the revision did.
+        """Record the view this unit handles; return the changed fields and if the revision is.
 
         Fields compare by value: plain ones by their JSON, secret ones by a salted
         digest, so that stored state holds no secret and a value that changed and
