@@ -1048,6 +1048,109 @@ class _Rollouts:
         return True
 
 
+# Adoption
+
+
+Migrate = Callable[[ops.Relation], "Legacy | Mapping[str, Any] | None"]
+
+
+class _Adoption:
+    """Legacy data a charm kept before it used this library: read, taken over, retired.
+
+    `migrate` is consulted only while nothing is published in this library's format;
+    what it returns is kept for as long as the raw data stays the same, a failure
+    included (so that it is logged once).
+    """
+
+    def __init__(
+        self, migrate: Migrate, codec: _Codec[Any], own_keys: list[str], rollouts: _Rollouts
+    ):
+        self._migrate = migrate
+        self._codec = codec
+        self._own_keys = own_keys
+        self._rollouts = rollouts
+        self._cache: tuple[dict[str, str], Legacy | LeaderConfigError | None] | None = None
+
+    def forget(self) -> None:
+        self._cache = None
+
+    def legacy(
+        self, relation: ops.Relation, raw: dict[str, str], published: bool
+    ) -> Legacy | None:
+        """What `migrate` makes of the legacy data; raise LeaderConfigError if it failed.
+
+        `published`: own keys are complete and valid (written by an earlier patch of
+        this library, or by hand in its format): published data, not legacy.
+        """
+        if self._cache is None or self._cache[0] != raw:
+            result: Legacy | LeaderConfigError | None = None
+            if not published:
+                try:
+                    result = self.call(relation)
+                except Exception as e:  # a charm's function: any failure is a config error
+                    result = LeaderConfigError(
+                        f"migrate failed for the shared config in {self._codec.relation_name!r}:"
+                        f" {type(e).__name__}: {e}",
+                        relation_name=self._codec.relation_name,
+                    )
+                    result.__cause__ = e
+            self._cache = (raw, result)
+        result = self._cache[1]
+        if isinstance(result, LeaderConfigError):
+            raise result
+        return result
+
+    def call(self, relation: ops.Relation) -> Legacy | None:
+        result = self._migrate(relation)
+        return result if result is None or isinstance(result, Legacy) else Legacy(result)
+
+    def blocked(self, relation: ops.Relation, raw: Mapping[str, str], leader: bool) -> bool:
+        """Whether legacy data under this object's own keys must stay as it is.
+
+        Units on the old revision read it there: the leader takes the keys over
+        once every unit runs a revision that uses this library.
+        """
+        collides = any(key in raw for key in self._own_keys)
+        return collides and not (leader and self._rollouts.all_recorded(relation))
+
+    def config(self, legacy: Legacy) -> Any:
+        """Validate the adopted values; raise InvalidConfigError."""
+        codec = self._codec
+        unknown = sorted(legacy.values.keys() - codec.aliases.keys())
+        try:
+            if unknown:
+                raise ValueError(f"unknown field(s) {', '.join(unknown)}")
+            return codec.validate({codec.aliases[k]: v for k, v in legacy.values.items()})
+        except ValueError as e:
+            raise InvalidConfigError(
+                f"migrate returned values that are invalid for {codec.schema.__name__}: {e}",
+                relation_name=codec.relation_name,
+                keys=(),
+            ) from e
+
+    def secret_to_take_over(
+        self, legacy: Legacy | None, values: Mapping[str, str | None]
+    ) -> ops.Secret | None:
+        """The legacy secret, if it holds a content key for every secret value."""
+        if legacy is None or legacy.secret is None:
+            return None
+        content = legacy.secret.get_content()
+        keys = {self._codec.content_keys[n] for n, v in values.items() if v is not None}
+        return legacy.secret if keys <= content.keys() else None
+
+    def retire(
+        self, relation: ops.Relation, app: ops.Application, ours: Callable[[ops.Secret], bool]
+    ) -> None:
+        """Delete the legacy keys and remove a copied legacy secret; leader only."""
+        legacy = self.call(relation)
+        if legacy is None:
+            return
+        databag = relation.data[app]
+        databag.update({k: "" for k in legacy.keys if k in databag and k not in self._own_keys})
+        if legacy.secret is not None and not ours(legacy.secret):
+            legacy.secret.remove_all_revisions()
+
+
 # The object
 
 
@@ -1111,7 +1214,7 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         schema: type[ConfigT],
         *,
         prefix: str = "",
-        migrate: Callable[[ops.Relation], Legacy | Mapping[str, Any] | None] | None = None,
+        migrate: Migrate | None = None,
         acknowledge: bool = False,
     ):
         if relation_name not in charm.meta.peers:
@@ -1130,7 +1233,6 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         super().__init__(charm, f"{relation_name}:{prefix}")
         self._relation_name = relation_name
         self._codec = codec
-        self._migrate = migrate
         self._acknowledge = acknowledge
         self.secret_label = _secret_label(relation_name, prefix)
         self._own_keys = own_keys
@@ -1148,12 +1250,15 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         self._handled = _Handled(self._stored, codec)
         tracks_units = acknowledge or migrate is not None
         self._rollouts = _Rollouts(self.model, self._stored, codec) if tracks_units else None
+        self._adoption = (
+            _Adoption(migrate, codec, own_keys, self._rollouts)
+            if migrate and self._rollouts
+            else None
+        )
         self._stored.set_default(retired=False)
-        # Caches that follow the data: the view by raw data and role, the decoded
-        # config and what `migrate` made of the legacy data, each by raw data.
+        # Caches that follow the data: the view by raw data and role, the decoded config.
         self._view_cache: tuple[dict[str, str], bool, _View[ConfigT]] | None = None
         self._decoded: tuple[dict[str, str], ConfigT] | None = None
-        self._legacy_cache: tuple[dict[str, str], Legacy | LeaderConfigError | None] | None = None
         # For the end of the hook: publish, emit, look at the tally.
         self._publish_pending = False
         self._changed_pending: set[str] | None = None  # empty: only the revision changed
@@ -1376,9 +1481,10 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         codec = self._codec
         revision = codec.revision(raw)
         if revision is None:
-            legacy = self._legacy(relation, raw, self._migrate) if self._migrate else None
-            if legacy is not None:
-                return self._adopting_view(relation, raw, legacy, leader)
+            if self._adoption is not None:
+                legacy = self._adoption.legacy(relation, raw, self._complete_and_valid(raw))
+                if legacy is not None:
+                    return self._adopting_view(self._adoption, relation, raw, legacy, leader)
             if not any(key in raw for key in codec.keys.values()):
                 if not leader:
                     return _View[ConfigT]()
@@ -1396,64 +1502,21 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         return _View(config, revision, shared=not awaited, publish=leader and bool(missing))
 
     def _adopting_view(
-        self, relation: ops.Relation, raw: dict[str, str], legacy: Legacy, leader: bool
+        self,
+        adoption: _Adoption,
+        relation: ops.Relation,
+        raw: dict[str, str],
+        legacy: Legacy,
+        leader: bool,
     ) -> _View[ConfigT]:
-        """The view while `migrate` adopts legacy values: the leader publishes them.
-
-        If legacy data holds this object's own keys, units on the old revision still
-        read them there: the leader takes them over once every unit runs this one.
-        """
-        codec = self._codec
-        collides = any(key in raw for key in self._own_keys)
-        blocked = collides and not (
-            leader and self._rollouts is not None and self._rollouts.all_recorded(relation)
-        )
-        awaited = sorted(codec.generated - legacy.values.keys())
+        """The view while `migrate` adopts legacy values: the leader publishes them."""
+        blocked = adoption.blocked(relation, raw, leader)
+        awaited = sorted(self._codec.generated - legacy.values.keys())
         if awaited and (blocked or not leader):
             error = self._pending(awaited, "the leader generates them when it publishes")
             return _View(error=error, blocked=blocked, legacy=legacy)
-        unknown = sorted(legacy.values.keys() - codec.aliases.keys())
-        try:
-            if unknown:
-                raise ValueError(f"unknown field(s) {', '.join(unknown)}")
-            values = {codec.aliases[name]: value for name, value in legacy.values.items()}
-            config = codec.validate(values)
-        except ValueError as e:
-            raise InvalidConfigError(
-                f"migrate returned values that are invalid for {codec.schema.__name__}: {e}",
-                relation_name=self._relation_name,
-                keys=(),
-            ) from e
+        config: ConfigT = adoption.config(legacy)
         return _View(config, publish=leader and not blocked, blocked=blocked, legacy=legacy)
-
-    def _legacy(
-        self,
-        relation: ops.Relation,
-        raw: dict[str, str],
-        migrate: Callable[[ops.Relation], Legacy | Mapping[str, Any] | None],
-    ) -> Legacy | None:
-        """What `migrate` makes of the legacy data, while nothing is published here.
-
-        Own keys that are complete and valid (written by an earlier patch of this
-        library, or by hand in its format) are published data, not legacy.
-        """
-        if self._legacy_cache is None or self._legacy_cache[0] != raw:
-            result: Legacy | LeaderConfigError | None = None
-            if not self._complete_and_valid(raw):
-                try:
-                    result = _as_legacy(migrate(relation))
-                except Exception as e:  # a charm's function: any failure is a config error
-                    result = LeaderConfigError(
-                        f"migrate failed for the shared config in {self._relation_name!r}:"
-                        f" {type(e).__name__}: {e}",
-                        relation_name=self._relation_name,
-                    )
-                    result.__cause__ = e
-            self._legacy_cache = (raw, result)
-        result = self._legacy_cache[1]
-        if isinstance(result, LeaderConfigError):
-            raise result
-        return result
 
     def _complete_and_valid(self, raw: dict[str, str]) -> bool:
         if any(key not in raw for key in self._codec.keys.values()):
@@ -1547,7 +1610,12 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         secret = _SecretChange({}, _nothing, _nothing)
         if codec.content_keys:
             try:
-                secret = self._secrets.write(raw, values, self._secret_to_take_over(view, values))
+                adopt = (
+                    self._adoption.secret_to_take_over(view.legacy, values)
+                    if self._adoption
+                    else None
+                )
+                secret = self._secrets.write(raw, values, adopt)
             except ops.ModelError as e:
                 raise self._refused(e) from e
             changes.update(secret.changes)
@@ -1595,17 +1663,6 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
             return True
         return self._codec.encode(view.config) != plain
 
-    def _secret_to_take_over(
-        self, view: _View[ConfigT], values: Mapping[str, str | None]
-    ) -> ops.Secret | None:
-        """The legacy secret, if it holds a content key for every secret value."""
-        legacy = view.legacy
-        if legacy is None or legacy.secret is None:
-            return None
-        content = legacy.secret.get_content()
-        keys = {self._codec.content_keys[n] for n, v in values.items() if v is not None}
-        return legacy.secret if keys <= content.keys() else None
-
     def _refused(self, error: ops.ModelError) -> NotLeaderError:
         return NotLeaderError(
             f"Juju refused to write the shared config in {self._relation_name!r} from"
@@ -1615,8 +1672,10 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
 
     def _forget(self) -> None:
         """Drop what this object cached, so that the next read is of what is stored."""
-        self._view_cache = self._decoded = self._legacy_cache = None
+        self._view_cache = self._decoded = None
         self._secrets.forget()
+        if self._adoption is not None:
+            self._adoption.forget()
 
     # Noticing changes
 
@@ -1646,7 +1705,7 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
             self._note_units(self._rollouts, relation, event, leader)
         raw = self._read(relation)
         incomplete = any(key not in raw for key in self._codec.keys.values()) or (
-            self._migrate is not None and self._codec.revision_key not in raw
+            self._adoption is not None and self._codec.revision_key not in raw
         )
         if self._handled.seen(raw) and not (leader and incomplete):
             return
@@ -1662,7 +1721,7 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
     def _note_units(
         self, rollouts: _Rollouts, relation: ops.Relation, event: ops.EventBase, leader: bool
     ) -> None:
-        if self._migrate is not None:
+        if self._adoption is not None:
             rollouts.announce(relation)  # this unit runs a revision that uses this library
         if isinstance(event, ops.LeaderElectedEvent):
             rollouts.forget()
@@ -1710,8 +1769,8 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         if self._publish_pending:
             self._publish_pending = False
             self._publish()
-        if self._tally_changed and self._rollouts is not None and self._migrate is not None:
-            self._retire(self._rollouts, self._migrate)
+        if self._tally_changed and self._rollouts is not None and self._adoption is not None:
+            self._retire(self._rollouts, self._adoption)
         for _ in range(_MAX_EMITS_PER_HOOK):
             if self._changed_pending is not None:
                 changed, self._changed_pending = frozenset(self._changed_pending), None
@@ -1744,11 +1803,7 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         if self._rollouts.due(rollout):
             self.on.applied.emit(rollout.revision)
 
-    def _retire(
-        self,
-        rollouts: _Rollouts,
-        migrate: Callable[[ops.Relation], Legacy | Mapping[str, Any] | None],
-    ) -> None:
+    def _retire(self, rollouts: _Rollouts, adoption: _Adoption) -> None:
         """Delete the legacy data once every unit runs a revision that uses this library."""
         relation = self.model.get_relation(self._relation_name)
         if relation is None or self._stored.retired:
@@ -1757,15 +1812,7 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         if self._codec.revision_key not in raw or not rollouts.all_recorded(relation):
             return
         try:
-            legacy = _as_legacy(migrate(relation))
-            if legacy is not None:
-                databag = relation.data[self.model.app]
-                gone = {
-                    key: "" for key in legacy.keys if key in databag and key not in self._own_keys
-                }
-                databag.update(gone)
-                if legacy.secret is not None and not self._secrets.is_ours(legacy.secret, raw):
-                    legacy.secret.remove_all_revisions()
+            adoption.retire(relation, self.model.app, lambda s: self._secrets.is_ours(s, raw))
         except Exception as e:  # a charm's function, or Juju: try again in a later hook
             logger.warning("%s: legacy data not retired yet: %s", self, e)
             return
@@ -1779,12 +1826,6 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         raw = self._read(relation) if relation is not None else {}
         if self._secrets.is_ours(event.secret, raw):
             event.remove_revision()
-
-
-def _as_legacy(result: Legacy | Mapping[str, Any] | None) -> Legacy | None:
-    if result is None or isinstance(result, Legacy):
-        return result
-    return Legacy(values=result)
 
 
 def _claim_keys(framework: ops.Framework, codec: _Codec[Any], keys: list[str], owner: str) -> None:
