@@ -10,11 +10,18 @@ The rules, which the docs follow:
   blocks in the same document defined or imported.
 - A block runs unless the line right before its fence (blank lines aside) is
   `<!-- not executed: <reason> -->`; such a block is still type-checked.
+- A block whose fence follows `<!-- file: <path> -->` is a whole file of a charm
+  (`charmcraft.yaml`, `src/charm.py`, `tests/unit/test_charm.py`, ...), which the
+  quick-start test assembles into a charm directory. A Python file block runs in a
+  module of its own, so it must import or define every name it uses; a file under
+  `src/` (or `lib/`) is importable by its module name (`charm`) from later blocks,
+  as in the charm's tests. Its names then join the document's namespace too.
 - For pyright, each block is its own module in strict mode that imports, from the
-  block that last defined it, each name it uses from earlier blocks.
+  block that last defined it, each name it uses from earlier blocks (a file block
+  imports nothing: it is written as it stands, `src/charm.py` as `charm.py`).
 - Every `ops.CharmBase` subclass a block defines is run through `leader-elected` as
-  the leader, with the document's metadata and an empty peer relation per peer
-  endpoint.
+  the leader, with the document's metadata and config options and an empty peer
+  relation per peer endpoint.
 """
 
 from __future__ import annotations
@@ -42,11 +49,15 @@ STUBS = ROOT / "tests" / "docs_stubs"
 
 _FENCE = re.compile(r"^(?P<indent> *)(?P<fence>`{3,}|~{3,})\s*(?P<info>[^`\s]*)[^`]*$")
 _SKIP = re.compile(r"^\s*<!--\s*not executed:(?P<reason>.*?)-->\s*$")
+_FILE = re.compile(r"^\s*<!--\s*file:(?P<path>.*?)-->\s*$")
+_FILE_PATH = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*")
+# charmcraft.yaml keys that Context takes apart from the metadata (config, actions).
+_NOT_METADATA = ("config", "actions")
 _unique = itertools.count()
 
 
 class DocsFormatError(ValueError):
-    """A document breaks the rules above (an unclosed fence, a skip marker with no reason)."""
+    """A document breaks the rules above (an unclosed fence, a marker without its text...)."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +71,7 @@ class Block:
         language: the fence's info string (`python`, `yaml`, ...).
         code: the code, dedented to the fence.
         skip_reason: why the block is not executed, or None if it is.
+        file: the path, in a charm directory, of the file that the block is, or None.
     """
 
     document: str
@@ -68,6 +80,7 @@ class Block:
     language: str
     code: str
     skip_reason: str | None = None
+    file: str | None = None
 
     @property
     def where(self) -> str:
@@ -80,7 +93,8 @@ def fenced_blocks(text: str, *, document: str, path: Path, first_line: int = 1) 
     """Every fenced code block of a Markdown `text` that starts on line `first_line` of `path`.
 
     Raises:
-        DocsFormatError: for a fence that is never closed, or a skip marker without a reason.
+        DocsFormatError: for a fence that is never closed, a skip marker without a reason,
+            or a file marker without a relative path.
     """
     lines = text.splitlines()
     blocks: list[Block] = []
@@ -110,6 +124,7 @@ def fenced_blocks(text: str, *, document: str, path: Path, first_line: int = 1) 
                 language=opening["info"].lower(),
                 code=code + "\n",
                 skip_reason=_skip_reason(lines[:index], f"{path}:{first_line + index}"),
+                file=_file_path(lines[:index], f"{path}:{first_line + index}"),
             )
         )
         index = end + 1
@@ -121,9 +136,22 @@ def _dedent(line: str, indent: int) -> str:
     return line[min(indent, len(line) - len(line.lstrip(" "))) :]
 
 
+def _previous_line(before: list[str]) -> str:
+    return next((line for line in reversed(before) if line.strip()), "")
+
+
+def _file_path(before: list[str], where: str) -> str | None:
+    marker = _FILE.match(_previous_line(before))
+    if marker is None:
+        return None
+    path = marker["path"].strip()
+    if not _FILE_PATH.fullmatch(path) or ".." in path.split("/"):
+        raise DocsFormatError(f"{where}: a file marker needs a relative path, not {path!r}")
+    return path
+
+
 def _skip_reason(before: list[str], where: str) -> str | None:
-    previous = next((line for line in reversed(before) if line.strip()), "")
-    marker = _SKIP.match(previous)
+    marker = _SKIP.match(_previous_line(before))
     if marker is None:
         return None
     reason = marker["reason"].strip()
@@ -157,9 +185,8 @@ def python_blocks(blocks: list[Block]) -> list[Block]:
     return [block for block in blocks if block.language == "python"]
 
 
-def charm_metadata(blocks: list[Block]) -> dict[str, Any]:
-    """The document's metadata: its `yaml` blocks that declare relation endpoints, merged."""
-    meta: dict[str, Any] = {"name": "docs-example"}
+def _endpoint_snippets(blocks: list[Block]) -> Iterator[dict[str, Any]]:
+    """The document's `yaml` blocks that declare relation endpoints, parsed."""
     for block in blocks:
         if block.language != "yaml":
             continue
@@ -168,8 +195,54 @@ def charm_metadata(blocks: list[Block]) -> dict[str, Any]:
             continue
         snippet = cast("dict[str, Any]", data)
         if {"peers", "requires", "provides"} & snippet.keys():
-            meta.update(snippet)
+            yield snippet
+
+
+def charm_metadata(blocks: list[Block]) -> dict[str, Any]:
+    """The document's metadata: its `yaml` blocks that declare relation endpoints, merged.
+
+    A whole `charmcraft.yaml` counts too; its `config` and `actions` are left out (see
+    `charm_config`).
+    """
+    meta: dict[str, Any] = {"name": "docs-example"}
+    for snippet in _endpoint_snippets(blocks):
+        meta.update({key: value for key, value in snippet.items() if key not in _NOT_METADATA})
     return meta
+
+
+def charm_config(blocks: list[Block]) -> dict[str, Any] | None:
+    """The config options of the document's `charmcraft.yaml`-like blocks, merged, if any."""
+    options: dict[str, Any] = {}
+    for snippet in _endpoint_snippets(blocks):
+        config: Any = snippet.get("config") or {}
+        options.update(config.get("options") or {})
+    return {"options": options} if options else None
+
+
+def files(blocks: list[Block]) -> dict[str, Block]:
+    """The blocks that are whole files, by their path in the charm directory.
+
+    Raises:
+        DocsFormatError: if two blocks claim the same path.
+    """
+    found: dict[str, Block] = {}
+    for block in blocks:
+        if block.file is None:
+            continue
+        if block.file in found:
+            raise DocsFormatError(
+                f"{block.where}: {block.file} is already the block at {found[block.file].where}"
+            )
+        found[block.file] = block
+    return found
+
+
+def import_name(file: str) -> str | None:
+    """The module name a charm's Python file is imported by (`src/charm.py`: `charm`), if any."""
+    for root in ("src/", "lib/"):
+        if file.startswith(root) and file.endswith(".py"):
+            return file[len(root) : -len(".py")].replace("/", ".")
+    return None
 
 
 # Running
@@ -187,21 +260,41 @@ class ExampleCharm:
 def run_blocks(blocks: list[Block]) -> list[ExampleCharm]:
     """Execute the executable Python blocks in order in one fresh module's namespace.
 
+    A file block runs in a module of its own (importable by its module name while the
+    blocks run, if it is under `src/` or `lib/`), whose names then join the namespace.
     A traceback names the document's file and line. Returns the charm classes that
     the blocks defined, each with the block that defined it.
     """
-    module = types.ModuleType(f"docs_example_{next(_unique)}")
-    sys.modules[module.__name__] = module  # pydantic and ops look classes' modules up
+    namespace = types.ModuleType(f"docs_example_{next(_unique)}")
+    replaced: dict[str, types.ModuleType | None] = {}
+
+    def register(name: str, module: types.ModuleType) -> None:
+        if name not in replaced:
+            replaced[name] = sys.modules.get(name)
+        sys.modules[name] = module  # pydantic and ops look classes' modules up
+
+    register(namespace.__name__, namespace)
     charms: list[ExampleCharm] = []
     try:
         for block in python_blocks(blocks):
             if block.skip_reason is not None:
                 continue
-            before = dict(module.__dict__)
+            module = namespace
+            if block.file is not None:
+                name = import_name(block.file) or f"docs_file_{next(_unique)}"
+                module = types.ModuleType(name)
+                register(name, module)
+            before = dict(namespace.__dict__)
             # Padding keeps line numbers: tracebacks point into the document itself.
             code = compile("\n" * (block.line - 1) + block.code, str(block.path), "exec")
             exec(code, module.__dict__)  # noqa: S102 (our own docs)
-            for name, value in module.__dict__.items():
+            if module is not namespace:
+                namespace.__dict__.update(
+                    (name, value)
+                    for name, value in module.__dict__.items()
+                    if not name.startswith("__")
+                )
+            for name, value in namespace.__dict__.items():
                 if (
                     isinstance(value, type)
                     and issubclass(value, ops.CharmBase)
@@ -210,7 +303,11 @@ def run_blocks(blocks: list[Block]) -> list[ExampleCharm]:
                 ):
                     charms.append(ExampleCharm(block, name, value))
     finally:
-        del sys.modules[module.__name__]
+        for name, previous in replaced.items():
+            if previous is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = previous
     return charms
 
 
@@ -251,9 +348,16 @@ def write_for_pyright(documents: dict[str, list[Block]], directory: Path) -> lis
     """Write each Python block as a module of its own, importing what it uses from earlier ones.
 
     A module lists in `__all__` the names that later blocks import from it, so that an
-    import which only later blocks use is not reported as unused.
+    import which only later blocks use is not reported as unused. A file block is
+    written as it stands, under its module name if it has one (`src/charm.py` as
+    `charm.py`), so that later blocks import it as the charm's tests do.
+
+    Raises:
+        DocsFormatError: if a file block uses a name that only earlier blocks define,
+            or two documents have a file with the same module name.
     """
     written: list[CheckedFile] = []
+    taken: dict[str, Block] = {}  # module names of file blocks, across documents
     for number, blocks in enumerate(documents.values()):
         defined_in: dict[str, str] = {}  # name -> the module of the block that last bound it
         exported: dict[str, set[str]] = {}  # module -> names later blocks import from it
@@ -265,6 +369,19 @@ def write_for_pyright(documents: dict[str, list[Block]], directory: Path) -> lis
             earlier = sorted(
                 (_global_uses(table) - bound - set(dir(builtins))) & defined_in.keys()
             )
+            if block.file is not None:
+                if earlier:
+                    raise DocsFormatError(
+                        f"{block.where}: {block.file} is a whole file, but it uses"
+                        f" {', '.join(earlier)} from earlier blocks"
+                    )
+                module_name = import_name(block.file) or module_name
+                if module_name in taken:
+                    raise DocsFormatError(
+                        f"{block.where}: module {module_name} is already the block at"
+                        f" {taken[module_name].where}"
+                    )
+                taken[module_name] = block
             for name in earlier:
                 exported.setdefault(defined_in[name], set()).add(name)
             modules.append(

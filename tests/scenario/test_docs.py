@@ -44,12 +44,13 @@ def test_python_blocks_run_in_order(document: str):
 def test_example_charms_handle_leader_elected(document: str):
     blocks = blocks_of(document)
     meta = docs_blocks.charm_metadata(blocks)
+    config = docs_blocks.charm_config(blocks)
     assert meta.get("peers"), f"{document} has no charmcraft.yaml block declaring `peers`"
     charms = docs_blocks.run_blocks(blocks)
     assert charms, f"{document} defines no charm"
     failures: list[str] = []
     for charm in charms:
-        ctx = testing.Context(charm.charm_type, meta=meta)
+        ctx = testing.Context(charm.charm_type, meta=meta, config=config)
         relations = {
             testing.PeerRelation(endpoint, peers_data={1: {}}) for endpoint in meta["peers"]
         }
@@ -147,6 +148,94 @@ def test_metadata_comes_from_yaml_blocks_that_declare_endpoints():
         "name": "docs-example",
         "peers": {"cluster": {"interface": "c"}},
     }
+    assert docs_blocks.charm_config(blocks) is None
+
+
+def test_a_whole_charmcraft_yaml_gives_metadata_and_config_options_apart():
+    text = (
+        "```yaml\nname: app\npeers:\n  cluster:\n    interface: c\n"
+        "config:\n  options:\n    level:\n      type: string\n```\n"
+    )
+    blocks = docs_blocks.fenced_blocks(text, document="d", path=Path("d.md"))
+    assert docs_blocks.charm_metadata(blocks) == {
+        "name": "app",
+        "peers": {"cluster": {"interface": "c"}},
+    }
+    assert docs_blocks.charm_config(blocks) == {"options": {"level": {"type": "string"}}}
+
+
+# File blocks: whole files of a charm, as the quick start gives them.
+
+FILES = """<!-- file: src/charm.py -->
+
+```python
+import ops
+
+VALUE = 41
+
+
+class FileCharm(ops.CharmBase):
+    pass
+```
+
+```python
+after = VALUE + 1
+```
+
+<!-- file: tests/unit/test_charm.py -->
+```python
+from charm import VALUE, FileCharm
+
+
+def test_value():
+    assert VALUE == 41 and FileCharm
+```
+"""
+
+
+def file_blocks(text: str = FILES, path: Path = Path("f.md")) -> list[Block]:
+    return docs_blocks.fenced_blocks(text, document="f", path=path)
+
+
+def test_a_file_marker_names_the_file_that_the_next_block_is():
+    assert [(b.file, b.skip_reason) for b in file_blocks()] == [
+        ("src/charm.py", None),
+        (None, None),
+        ("tests/unit/test_charm.py", None),
+    ]
+    assert list(docs_blocks.files(file_blocks())) == ["src/charm.py", "tests/unit/test_charm.py"]
+    assert docs_blocks.import_name("src/charm.py") == "charm"
+    assert docs_blocks.import_name("tests/unit/test_charm.py") is None
+
+
+def test_a_file_block_runs_as_its_own_module_importable_from_src_and_joins_the_namespace():
+    previous = sys.modules.get("charm")  # the tester charm, if another test imported it
+    charms = docs_blocks.run_blocks(file_blocks())  # the test file imports `charm`
+    assert [(c.name, c.charm_type.__module__) for c in charms] == [("FileCharm", "charm")]
+    assert sys.modules.get("charm") is previous
+
+
+def test_a_file_block_must_import_what_it_uses():
+    text = "```python\nx = 1\n```\n\n<!-- file: src/mod.py -->\n```python\ny = x\n```\n"
+    with pytest.raises(NameError):
+        docs_blocks.run_blocks(file_blocks(text))
+    with pytest.raises(DocsFormatError, match="whole file"):
+        docs_blocks.write_for_pyright({"f": file_blocks(text)}, Path("/nonexistent"))
+
+
+def test_a_file_marker_needs_a_relative_path_and_a_path_is_one_block():
+    with pytest.raises(DocsFormatError, match="relative path"):
+        file_blocks("<!-- file: ../x.py -->\n```python\nx = 1\n```\n")
+    with pytest.raises(DocsFormatError, match="already"):
+        docs_blocks.files(file_blocks(FILES + "\n<!-- file: src/charm.py -->\n```python\n```\n"))
+
+
+@pytest.mark.pyright
+def test_file_blocks_type_check_as_the_charms_modules(tmp_path: Path):
+    blocks = file_blocks(path=tmp_path / "f.md")
+    written = docs_blocks.write_for_pyright({"f": blocks}, tmp_path)
+    assert (tmp_path / "charm.py").is_file()
+    assert list(docs_blocks.pyright_problems(written, tmp_path)) == []
 
 
 @pytest.mark.pyright
