@@ -1,0 +1,604 @@
+"""Mutation testing of the library against the unit suite, with mutmut 3 (`tox -e mutate`).
+
+Usage::
+
+    tox -e mutate                                # every mutant of the library
+    tox -e mutate -- --only 'LeaderConfig._write*' --only _digest
+    tox -e mutate -- --max 40                    # a quick sample
+    python tests/mutation/run.py --help          # the same, in any env with mutmut
+
+Options (after `--` with tox):
+
+    --only PATTERN      mutate only the functions whose qualified name matches the
+                        glob PATTERN (`_digest`, `_Codec.*`, `LeaderConfig._write*`);
+                        repeatable.
+    --max N             test at most N mutants, spread evenly over the selection.
+    --jobs N            mutants tested at once (default: the number of CPUs).
+    --skip-tests FILE   leave out the test file tests/scenario/FILE (say
+                        test_properties.py, the slowest, for a quicker run);
+                        repeatable.
+    --rev REV           test the library and the tests of git revision REV (say HEAD)
+                        instead of the working tree.
+    --list              print the selected mutants (line, original → mutated) and
+                        test nothing.
+    --check-equivalent  also test the mutants listed as equivalent, and report any
+                        that a test kills (their entry is then wrong).
+    --fail-under P      exit 1 if the score is below P percent.
+    --workdir DIR       where to build the mutated tree (emptied first; default: a
+                        temporary folder, removed afterwards). `tox -e mutate` uses
+                        `.tox/mutate/tmp/mutmut` and keeps it, so that
+                        `cd .tox/mutate/tmp/mutmut && mutmut show NAME` works.
+
+What it does: the library file `lib/charms/leader_config/v0/leader_config.py` is the
+only file mutated. mutmut names a module after its path and strips only `src/`, so
+the tree is copied to the work folder with the library package under `src/charms`
+(`lib/charms` is a symlink to it, for the pytest `pythonpath` and for code that
+finds the library by path). mutmut first runs the suite once to record which tests
+call each function; each mutant then runs only those tests, fastest first, stopping
+at the first failure. The unit suite is `pytest -m "not pyright" tests/scenario`
+with hypothesis seeded (`--hypothesis-seed=0`, so a run is repeatable), less
+`test_budget.py`: its hooks run in separate processes that always load the
+unmutated code, so it cannot kill a mutant. mutmut does not mutate functions with
+decorators other than `staticmethod` and `classmethod` (such as `edit()`).
+
+Equivalent mutants are listed in `tests/mutation/equivalent.txt` (format described
+there), each keyed by the qualified function name and the original and mutated
+source text, so that entries survive edits elsewhere in the file. They are not
+tested (unless `--check-equivalent`) and do not count in the score. Entries that
+match no mutant of the current file are reported as stale.
+
+Output: the surviving mutants grouped by function (line, original → mutated), a
+`survivors.txt` in the work folder in the format of `equivalent.txt` (to copy
+entries from), and as the last line `mutation score: K/N killed (P%)`, where N
+counts the tested mutants that are not listed as equivalent, and K those a test
+killed (a timeout counts as killed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import codecs
+import difflib
+import fnmatch
+import importlib
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+LIBRARY = Path("lib/charms/leader_config/v0/leader_config.py")
+# mutmut derives module names from paths, dropping only a leading `src/`.
+STAGED_LIBRARY = Path("src") / LIBRARY.relative_to("lib")
+MODULE = "charms.leader_config.v0.leader_config"
+EQUIVALENT = Path(__file__).resolve().parent / "equivalent.txt"
+
+TESTS = Path("tests/scenario")
+# Its hooks run in separate processes, which load the unmutated library.
+ALWAYS_SKIPPED = ("test_budget.py",)
+
+
+def mutmut_config(skipped: Iterable[str]) -> str:
+    """The [tool.mutmut] table: the library to mutate and the tests to run."""
+    selection = [TESTS.as_posix(), "-m", "not pyright"]
+    selection += [f"--ignore={(TESTS / name).as_posix()}" for name in skipped]
+    return f"""
+
+[tool.mutmut]
+source_paths = ["{STAGED_LIBRARY.as_posix()}"]
+pytest_add_cli_args_test_selection = {json.dumps(selection)}
+pytest_add_cli_args = ["-p", "no:cacheprovider", "--hypothesis-seed=0"]
+use_git_change_detection = false
+use_setproctitle = false
+"""
+
+
+KILLED = {"killed", "timeout", "segfault", "caught by type check"}
+NOT_KILLED = {"survived", "no tests", "suspicious"}
+SPINNER = re.compile(r"^[\u2800-\u28ff] ")
+REPORT_EVERY = 30.0  # seconds between progress lines
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """One mutant: mutmut's name for it and what it changes."""
+
+    name: str  # mutmut's full name, `charms....leader_config.x..__mutmut_N`
+    function: str  # qualified name in the library: `LeaderConfig._write`, `_digest`
+    line: int  # first changed line in the library file
+    original: str  # the changed original lines, stripped, joined by one space
+    mutated: str  # the lines that replace them, likewise
+
+    @property
+    def identity(self) -> tuple[str, str, str]:
+        return (self.function, self.original, self.mutated)
+
+
+@dataclass(frozen=True)
+class Equivalent:
+    """An entry of equivalent.txt."""
+
+    function: str
+    original: str
+    mutated: str
+    reason: str
+    lineno: int  # in equivalent.txt
+
+    @property
+    def identity(self) -> tuple[str, str, str]:
+        return (self.function, self.original, self.mutated)
+
+
+# The list of equivalent mutants
+
+
+EQUIVALENT_KEYS = ("function", "original", "mutated", "reason")
+
+
+def parse_equivalents(text: str, source: str = "equivalent.txt") -> list[Equivalent]:
+    """Parse records of `key: value` lines, separated by blank lines; `#` starts a comment.
+
+    A line that starts with whitespace continues the previous value (for long reasons).
+    """
+    entries: list[Equivalent] = []
+    record: dict[str, str] = {}
+    start = 0
+    last_key = ""
+
+    def close() -> None:
+        if not record:
+            return
+        missing = [key for key in EQUIVALENT_KEYS if not record.get(key)]
+        if any(key != "mutated" for key in missing):
+            raise ValueError(
+                f"{source}:{start}: an entry needs a function, original and reason"
+                f" (missing or empty: {', '.join(missing)})"
+            )
+        record.setdefault("mutated", "")
+        entries.append(Equivalent(**record, lineno=start))
+        record.clear()
+
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if line.lstrip().startswith("#"):
+            continue
+        if not line.strip():
+            close()
+            continue
+        if line[0].isspace():
+            if not record:
+                raise ValueError(f"{source}:{lineno}: a continuation line outside an entry")
+            record[last_key] = f"{record[last_key]} {line.strip()}".strip()
+            continue
+        key, sep, value = line.partition(":")
+        key = key.strip()
+        if not sep or key not in EQUIVALENT_KEYS:
+            raise ValueError(
+                f"{source}:{lineno}: expected 'KEY: value' with KEY one of"
+                f" {', '.join(EQUIVALENT_KEYS)}, got {line!r}"
+            )
+        if key in record:
+            raise ValueError(f"{source}:{lineno}: {key} given twice in one entry")
+        if not record:
+            start = lineno
+        record[key] = value.strip()
+        last_key = key
+    close()
+    seen: dict[tuple[str, str, str], int] = {}
+    for entry in entries:
+        if entry.identity in seen:
+            raise ValueError(
+                f"{source}:{entry.lineno}: the same mutant as the entry at line"
+                f" {seen[entry.identity]}"
+            )
+        seen[entry.identity] = entry.lineno
+    return entries
+
+
+def format_entry(mutant: Mutant, reason: str = "") -> str:
+    """An entry of equivalent.txt for `mutant`."""
+    lines = [
+        f"function: {mutant.function}",
+        f"original: {mutant.original}",
+        f"mutated: {mutant.mutated}",
+        f"reason: {reason}",
+    ]
+    return "".join(line.rstrip() + "\n" for line in lines)
+
+
+# Staging the tree that mutmut works in
+
+
+def run_git(args: Sequence[str], cwd: Path) -> bytes:
+    return subprocess.run(  # noqa: S603 (git, with our own arguments)
+        ["git", *args],  # noqa: S607 (git from PATH, as a developer runs it)
+        cwd=cwd,
+        check=True,
+        stdout=subprocess.PIPE,
+    ).stdout
+
+
+def copy_tree(workdir: Path, rev: str | None) -> Path:
+    """Copy the project (the working tree, or revision `rev`) to `workdir/mutants`."""
+    tree = workdir / "mutants"
+    tree.mkdir(parents=True)
+    if rev is not None:
+        archive = run_git(["archive", "--format=tar", rev], REPO)
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            tar.extractall(tree, filter="data")
+        return tree
+    listing = run_git(["ls-files", "-z", "--cached", "--others", "--exclude-standard"], REPO)
+    for name in sorted(set(listing.decode().split("\0")) - {""}):
+        source = REPO / name
+        if not source.is_file():  # deleted in the working tree, or a submodule
+            continue
+        target = tree / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target)
+    return tree
+
+
+def stage(workdir: Path, rev: str | None, skipped: Sequence[str]) -> None:
+    """Lay out `workdir` for mutmut: config, the library to mutate, the tree to test in."""
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    tree = copy_tree(workdir, rev)
+    lib_package, src_package = tree / "lib" / "charms", tree / "src" / "charms"
+    if not (tree / LIBRARY).is_file():
+        raise SystemExit(f"{LIBRARY} not found in the tree to test")
+    if src_package.exists():
+        raise SystemExit("src/charms exists: the mutation tree needs that name for the library")
+    shutil.move(lib_package, src_package)
+    lib_package.symlink_to(Path("..") / "src" / "charms", target_is_directory=True)
+    # mutmut copies the library from here into the tree, mutated.
+    (workdir / STAGED_LIBRARY).parent.mkdir(parents=True)
+    shutil.move(tree / STAGED_LIBRARY, workdir / STAGED_LIBRARY)
+    for name in skipped:
+        if not (tree / TESTS / name).is_file():
+            raise SystemExit(f"--skip-tests {name}: no such file in {TESTS}")
+    pyproject = (tree / "pyproject.toml").read_text()
+    if re.search(r"^\[tool\.mutmut\]", pyproject, flags=re.MULTILINE):
+        raise SystemExit("pyproject.toml has a [tool.mutmut] table: this script writes its own")
+    pyproject += mutmut_config([*ALWAYS_SKIPPED, *skipped])
+    (tree / "pyproject.toml").write_text(pyproject)
+    (workdir / "pyproject.toml").write_text(pyproject)
+
+
+# The mutants
+
+
+def qualified_name(mangled: str) -> str:
+    """`xǁLeaderConfigǁ_write` -> `LeaderConfig._write`; `x__digest` -> `_digest`."""
+    if mangled.startswith("x\u01c1"):
+        _, cls, function = mangled.split("\u01c1")
+        return f"{cls}.{function}"
+    return mangled.removeprefix("x_")
+
+
+def mutated_functions(code: str) -> dict[str, list[str]]:
+    """The lines of each function in mutmut's file, by (unique, mangled) name."""
+    lines = code.splitlines()
+    return {
+        node.name: lines[node.lineno - 1 : node.end_lineno or node.lineno]
+        for node in ast.walk(ast.parse(code))
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+    }
+
+
+def def_lines(source: str) -> dict[str, int]:
+    """The `def` line of each function and method of `source`, by name or Class.name."""
+    found: dict[str, int] = {}
+    for node in ast.parse(source).body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            found[node.name] = node.lineno
+        elif isinstance(node, ast.ClassDef):
+            for item in node.body:
+                if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    found[f"{node.name}.{item.name}"] = item.lineno
+    return found
+
+
+def describe(original_source: str, mutated_code: str, names: Iterable[str]) -> list[Mutant]:
+    """Work out each mutant's function, line and changed text from mutmut's mutated file."""
+    functions = mutated_functions(mutated_code)
+    def_line = def_lines(original_source)
+    mutants: list[Mutant] = []
+    for name in names:
+        mangled, _, _ = name.partition("__mutmut_")
+        function = qualified_name(mangled)
+        before = functions[f"{mangled}__mutmut_orig"]
+        after = functions[name]
+        after = [line.replace(name, f"{mangled}__mutmut_orig") for line in after]
+        removed: list[str] = []
+        added: list[str] = []
+        first = -1
+        matcher = difflib.SequenceMatcher(None, before, after, autojunk=False)
+        for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+            if tag == "equal":
+                continue
+            first = i1 if first < 0 else first
+            removed += before[i1:i2]
+            added += after[j1:j2]
+        mutants.append(
+            Mutant(
+                name=f"{MODULE}.{name}",
+                function=function,
+                line=def_line[function] + max(first, 0),
+                original=" ".join(line.strip() for line in removed),
+                mutated=" ".join(line.strip() for line in added),
+            )
+        )
+    return sorted(mutants, key=lambda m: (m.line, m.name))
+
+
+def generate(workdir: Path) -> list[Mutant]:
+    """The library's mutants, as `mutmut run` will make them (same code, same version)."""
+    cwd = Path.cwd()
+    os.chdir(workdir)  # mutmut reads its config from the current folder
+    try:
+        file_mutation: Any = importlib.import_module("mutmut.mutation.file_mutation")
+        source = STAGED_LIBRARY.read_text()
+        mutated: Any = file_mutation.mutate_file_contents(str(STAGED_LIBRARY), source)
+    finally:
+        os.chdir(cwd)
+    return describe(source, str(mutated.code), [str(name) for name in mutated.mutant_names])
+
+
+def spread(items: list[Mutant], count: int) -> list[Mutant]:
+    """At most `count` of `items`, evenly spaced."""
+    if count >= len(items):
+        return items
+    return [items[i * len(items) // count] for i in range(count)]
+
+
+# Running mutmut
+
+
+def mutmut_command() -> str:
+    found = shutil.which("mutmut", path=str(Path(sys.executable).parent)) or shutil.which("mutmut")
+    if found is None:
+        raise SystemExit("mutmut is not installed (tox -e mutate installs it)")
+    return found
+
+
+# Runs mutmut's command line, with two changes to its process, where it runs the tests:
+# - it drops the modules mutmut imported (`rich`, for its browser) whose names the tests
+#   use for modules of their own (tests/scenario/rich.py), which the cached ones would hide;
+# - its record of which library function called which (for its incremental reruns, which
+#   this script does not use) is turned off: the ContextVar it keeps that record in made
+#   the recording run crash (SIGSEGV in ContextVar.reset) with CPython 3.11.
+LAUNCHER = """
+import sys
+import mutmut.__main__ as main
+from mutmut.core import MutmutCallStack
+shadowed = set(sys.argv.pop(1).split(","))
+for name in [m for m in sys.modules if m.partition(".")[0] in shadowed]:
+    del sys.modules[name]
+MutmutCallStack.get = classmethod(lambda cls: (None, 0))
+MutmutCallStack.set = classmethod(lambda cls, value: None)
+MutmutCallStack.reset = classmethod(lambda cls, token: None)
+sys.argv[0] = "mutmut"
+main.cli()
+"""
+
+
+def test_module_names(tree: Path) -> list[str]:
+    """The top-level module names that the test folder provides."""
+    folder = tree / TESTS
+    names = {path.stem for path in folder.glob("*.py")}
+    names |= {path.parent.name for path in folder.glob("*/__init__.py")}
+    return sorted(names)
+
+
+def run_mutmut(workdir: Path, names: list[str], jobs: int) -> None:
+    """Run `mutmut run` on `names` (all mutants if empty), printing progress now and then."""
+    log_path = workdir / "mutmut.log"
+    shadowed = ",".join(test_module_names(workdir / "mutants"))
+    command = [sys.executable, "-c", LAUNCHER, shadowed, "run", "--max-children", str(jobs)]
+    command += names
+    env = {key: value for key, value in os.environ.items() if key != "MUTANT_UNDER_TEST"}
+    env["PYTHONUNBUFFERED"] = "1"  # progress as it happens, not in blocks
+    printed: set[str] = set()
+    testing = False  # after this, only the progress line: the rest is in the log
+    last_report = time.monotonic()
+    status = ""
+    with (
+        log_path.open("wb") as log,
+        subprocess.Popen(  # noqa: S603 (mutmut, with our own arguments)
+            command, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        ) as process,
+    ):
+        assert process.stdout is not None
+        pending = ""
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        while chunk := os.read(process.stdout.fileno(), 65536):
+            log.write(chunk)
+            pending += decoder.decode(chunk)
+            *parts, pending = re.split(r"[\r\n]", pending)
+            for part in parts:
+                text = part.strip()
+                spinner = SPINNER.match(text)
+                if spinner:
+                    text = status = text[spinner.end() :]
+                if testing or not text or text in printed or text.startswith("also copying"):
+                    continue
+                testing = text.startswith("Running mutation testing")
+                printed.add(text)
+                print(f"  mutmut: {text}", flush=True)
+            if testing and time.monotonic() - last_report > REPORT_EVERY:
+                last_report = time.monotonic()
+                print(f"  mutmut: {status}", flush=True)
+        code = process.wait()
+    if status:
+        print(f"  mutmut: {status}", flush=True)
+    if code != 0:
+        tail = log_path.read_text(errors="replace").replace("\r", "\n").splitlines()[-40:]
+        print("\n".join(tail))
+        raise SystemExit(f"mutmut run failed (exit {code}); its output is in {log_path}")
+
+
+def mutmut_results(workdir: Path) -> dict[str, str]:
+    """Each mutant's status (`killed`, `survived`, `no tests`, `timeout`, ...), by name."""
+    output = subprocess.run(  # noqa: S603 (mutmut, with our own arguments)
+        [mutmut_command(), "results", "--all", "true"],
+        cwd=workdir,
+        check=True,
+        stdout=subprocess.PIPE,
+        text=True,
+    ).stdout
+    results: dict[str, str] = {}
+    for line in output.splitlines():
+        name, sep, status = line.strip().partition(": ")
+        if sep and name.startswith(MODULE):
+            results[name] = status
+    return results
+
+
+# The report
+
+
+def print_mutants(title: str, mutants: list[Mutant], statuses: dict[str, str]) -> None:
+    print(f"\n{title} ({len(mutants)}), by function:")
+    by_function: dict[str, list[Mutant]] = {}
+    for mutant in sorted(mutants, key=lambda m: (m.line, m.name)):
+        by_function.setdefault(mutant.function, []).append(mutant)
+    for function, group in by_function.items():
+        print(f"  {function}")
+        for mutant in group:
+            status = statuses.get(mutant.name, "")
+            note = f"  [{status}]" if status not in ("", "survived", "killed") else ""
+            mutated = mutant.mutated or "(removed)"
+            print(f"    {LIBRARY.name}:{mutant.line}  {mutant.original}  →  {mutated}{note}")
+
+
+def print_stale(stale: list[Equivalent]) -> None:
+    if stale:
+        print(f"\n{EQUIVALENT.name}: {len(stale)} entries match no mutant of the current file:")
+        for entry in stale:
+            print(f"  line {entry.lineno}: {entry.function}: {entry.original} → {entry.mutated}")
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Mutation testing of the library against the unit suite (mutmut).",
+        epilog="See the module docstring of tests/mutation/run.py for how it works.",
+    )
+    parser.add_argument("--only", action="append", default=[], metavar="PATTERN")
+    parser.add_argument("--max", type=int, metavar="N")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2, metavar="N")
+    parser.add_argument("--skip-tests", action="append", default=[], metavar="FILE")
+    parser.add_argument("--rev", metavar="REV")
+    parser.add_argument("--list", action="store_true")
+    parser.add_argument("--check-equivalent", action="store_true")
+    parser.add_argument("--fail-under", type=float, metavar="P")
+    parser.add_argument("--workdir", type=Path, metavar="DIR")
+    args = parser.parse_args(argv)
+    if args.max is not None and args.max < 1:
+        parser.error("--max must be at least 1")
+    if args.jobs < 1:
+        parser.error("--jobs must be at least 1")
+    return args
+
+
+def main(argv: Sequence[str]) -> int:
+    args = parse_args(argv)
+    started = time.monotonic()
+    equivalents = parse_equivalents(EQUIVALENT.read_text(), EQUIVALENT.name)
+    listed = {entry.identity: entry for entry in equivalents}
+    workdir: Path = args.workdir or Path(tempfile.mkdtemp(prefix="leader-config-mutate-"))
+    workdir = workdir.resolve()
+    try:
+        stage(workdir, args.rev, args.skip_tests)
+        mutants = generate(workdir)
+        identities = {mutant.identity for mutant in mutants}
+        stale = [entry for entry in equivalents if entry.identity not in identities]
+        selected = [
+            mutant
+            for mutant in mutants
+            if not args.only or any(fnmatch.fnmatchcase(mutant.function, p) for p in args.only)
+        ]
+        if not args.check_equivalent:
+            selected = [mutant for mutant in selected if mutant.identity not in listed]
+        if args.max is not None:
+            selected = spread(selected, args.max)
+        skipped = len(mutants) - len(selected)
+        print(
+            f"{LIBRARY}: {len(mutants)} mutants; testing {len(selected)}"
+            f" ({skipped} left out: equivalent, --only or --max) with {args.jobs} job(s)",
+            flush=True,
+        )
+        if not selected:
+            print("no mutant selected")
+            return 1
+        if args.list:
+            print_mutants("Selected mutants", selected, {})
+            print_stale(stale)
+            return 0
+        names = [] if len(selected) == len(mutants) else [mutant.name for mutant in selected]
+        run_mutmut(workdir, names, args.jobs)
+        statuses = mutmut_results(workdir)
+        return report(workdir, selected, statuses, listed, stale, started, args.fail_under)
+    finally:
+        if args.workdir is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def report(
+    workdir: Path,
+    selected: list[Mutant],
+    statuses: dict[str, str],
+    listed: dict[tuple[str, str, str], Equivalent],
+    stale: list[Equivalent],
+    started: float,
+    fail_under: float | None,
+) -> int:
+    killed: list[Mutant] = []
+    surviving: list[Mutant] = []
+    unchecked: list[Mutant] = []
+    equivalent: list[Mutant] = []
+    wrong: list[Mutant] = []  # listed as equivalent, yet killed
+    for mutant in selected:
+        status = statuses.get(mutant.name, "not checked")
+        if mutant.identity in listed:
+            (wrong if status in KILLED else equivalent).append(mutant)
+        elif status in KILLED:
+            killed.append(mutant)
+        elif status in NOT_KILLED:
+            surviving.append(mutant)
+        else:
+            unchecked.append(mutant)
+    if surviving:
+        print_mutants("Surviving mutants", surviving, statuses)
+        (workdir / "survivors.txt").write_text("\n".join(format_entry(m) for m in surviving))
+        print(f"\n(entries to copy into {EQUIVALENT.name}: {workdir / 'survivors.txt'})")
+    if wrong:
+        print_mutants(f"Killed, but listed in {EQUIVALENT.name}: fix these entries", wrong, {})
+    print_stale(stale)
+    if unchecked:
+        print_mutants("Not checked (the run did not finish them)", unchecked, statuses)
+    score = len(killed) + len(wrong)
+    total = score + len(surviving)
+    percent = 100.0 * score / total if total else 0.0
+    print(
+        f"\n{len(selected)} mutants tested in {time.monotonic() - started:.0f} s:"
+        f" {score} killed, {len(surviving)} surviving, {len(equivalent)} listed as"
+        f" equivalent, {len(unchecked)} not checked"
+    )
+    print(f"mutation score: {score}/{total} killed ({percent:.1f}%)")
+    if unchecked or wrong:
+        return 1
+    return 1 if fail_under is not None and percent < fail_under else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
