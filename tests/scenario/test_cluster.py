@@ -1,4 +1,10 @@
-"""Rules a whole application relies on, checked on a simulated cluster of the tester charm."""
+"""Rules a whole application relies on, checked on a simulated cluster of the tester charm.
+
+The tester charm runs here without acknowledgements (`NoAckTesterCharm`): every
+unit shows the config it applied, and no unit databag changes add deliveries to the
+hook sequences these rules pin. Acknowledgements are covered by test_charm.py,
+test_rollout.py and the demo.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,8 @@ import ops
 import pytest
 import yaml
 
-from charm import LeaderConfigTesterCharm, Shared
+from benchmarks.charms.tester_no_ack import NoAckTesterCharm
+from charm import Shared
 from charms.leader_config.v0.leader_config import LeaderConfigChangedEvent, NotLeaderError
 from cluster import Cluster, ClusterError, HookRecord
 
@@ -18,7 +25,7 @@ CHARMCRAFT: dict[str, Any] = yaml.safe_load(
     (pathlib.Path(__file__).parents[2] / "charmcraft.yaml").read_text()
 )
 META = {k: v for k, v in CHARMCRAFT.items() if k not in ("config", "actions")}
-CharmT = TypeVar("CharmT", bound=LeaderConfigTesterCharm)
+CharmT = TypeVar("CharmT", bound=NoAckTesterCharm)
 ALL_FIELDS = frozenset(Shared.model_fields)
 DEFAULTS = {"log_level": "info", "cluster_name": "demo"}
 
@@ -46,7 +53,7 @@ def events_by_hook(log: list[HookRecord], unit: int) -> list[tuple[str, frozense
 
 
 def test_deployment_in_juju_order_gives_every_unit_the_config_once():
-    cluster = make_cluster(LeaderConfigTesterCharm)
+    cluster = make_cluster(NoAckTesterCharm)
     cluster.deploy(3)
 
     assert hooks_of(cluster.log, 0) == [
@@ -78,7 +85,7 @@ def test_deployment_in_juju_order_gives_every_unit_the_config_once():
 
 
 def test_juju_unit_keys_are_left_alone():
-    cluster = make_cluster(LeaderConfigTesterCharm)
+    cluster = make_cluster(NoAckTesterCharm)
     cluster.deploy(2)
     assert cluster.unit_data(0) == {
         "egress-subnets": "10.1.0.10",
@@ -90,7 +97,7 @@ def test_juju_unit_keys_are_left_alone():
 
 @pytest.mark.parametrize("order", [[1, 2], [2, 1]])
 def test_a_config_change_reaches_every_follower_with_one_event(order: list[int]):
-    cluster = make_cluster(LeaderConfigTesterCharm)
+    cluster = make_cluster(NoAckTesterCharm)
     cluster.deploy(3)
     start = len(cluster.log)
 
@@ -111,7 +118,7 @@ def test_a_config_change_reaches_every_follower_with_one_event(order: list[int])
 
 
 def test_the_leader_gets_no_relation_changed_for_its_own_write():
-    cluster = make_cluster(LeaderConfigTesterCharm)
+    cluster = make_cluster(NoAckTesterCharm)
     cluster.deploy(2)
     cluster.configure({"cluster-name": "prod"})
     assert cluster.pending(0) == []
@@ -119,7 +126,7 @@ def test_the_leader_gets_no_relation_changed_for_its_own_write():
 
 
 def test_a_new_leader_writes_and_every_other_unit_follows():
-    cluster = make_cluster(LeaderConfigTesterCharm)
+    cluster = make_cluster(NoAckTesterCharm)
     cluster.deploy(3)
     cluster.elect(1)
     start = len(cluster.log)
@@ -137,7 +144,7 @@ def test_a_new_leader_writes_and_every_other_unit_follows():
 
 
 def test_a_new_leader_emits_nothing_when_the_config_is_unchanged():
-    cluster = make_cluster(LeaderConfigTesterCharm)
+    cluster = make_cluster(NoAckTesterCharm)
     cluster.deploy(3)
     record = cluster.elect(2)
     assert record is not None
@@ -146,7 +153,7 @@ def test_a_new_leader_emits_nothing_when_the_config_is_unchanged():
 
 
 def test_a_unit_added_late_sees_the_current_config_with_one_event():
-    cluster = make_cluster(LeaderConfigTesterCharm)
+    cluster = make_cluster(NoAckTesterCharm)
     cluster.deploy(2)
     cluster.configure({"log-level": "error", "cluster-name": "late"})
     cluster.settle()
@@ -164,13 +171,13 @@ def test_a_unit_added_late_sees_the_current_config_with_one_event():
 
 
 def test_the_old_leaders_write_raises_not_leader_error_and_changes_nothing():
-    cluster = make_cluster(LeaderConfigTesterCharm)
+    cluster = make_cluster(NoAckTesterCharm)
     cluster.deploy(3)
     cluster.elect(1)
     before = cluster.app_data
     raised: list[NotLeaderError] = []
 
-    def write(charm: LeaderConfigTesterCharm):
+    def write(charm: NoAckTesterCharm):
         try:
             charm.shared.update(log_level="debug")
         except NotLeaderError as e:
@@ -187,7 +194,7 @@ def test_the_old_leaders_write_raises_not_leader_error_and_changes_nothing():
 
 
 def test_the_old_leaders_set_shared_action_fails_and_changes_nothing():
-    cluster = make_cluster(LeaderConfigTesterCharm)
+    cluster = make_cluster(NoAckTesterCharm)
     cluster.deploy(2)
     cluster.elect(1)
     before = cluster.app_data
@@ -203,7 +210,7 @@ def test_the_old_leaders_set_shared_action_fails_and_changes_nothing():
 
 
 def test_a_failed_hook_commits_nothing_and_its_retry_emits_again():
-    cluster = make_cluster(LeaderConfigTesterCharm)
+    cluster = make_cluster(NoAckTesterCharm)
     cluster.deploy(2)
 
     cluster.config["log-level"] = "debug"
@@ -221,7 +228,7 @@ def test_a_failed_hook_commits_nothing_and_its_retry_emits_again():
     assert cluster.changed_events(0) == [ALL_FIELDS, {"log_level"}]
 
 
-class CrashingCharm(LeaderConfigTesterCharm):
+class CrashingCharm(NoAckTesterCharm):
     """The tester charm, crashing at the end of config-changed when cluster-name is 'crash'."""
 
     def __init__(self, framework: ops.Framework):
@@ -248,7 +255,7 @@ def test_a_hook_that_raises_loses_its_writes_and_stored_state():
 
 
 def test_a_failed_relation_changed_stays_queued_until_it_succeeds():
-    cluster = make_cluster(LeaderConfigTesterCharm)
+    cluster = make_cluster(NoAckTesterCharm)
     cluster.deploy(2)
     cluster.configure({"log-level": "warning"})
 
@@ -262,7 +269,7 @@ def test_a_failed_relation_changed_stays_queued_until_it_succeeds():
     assert cluster.changed_events(1) == [ALL_FIELDS, {"log_level"}]
 
 
-class DeferringCharm(LeaderConfigTesterCharm):
+class DeferringCharm(NoAckTesterCharm):
     """The tester charm, deferring the changed event while `hold` is set."""
 
     hold = False
@@ -297,7 +304,7 @@ def test_a_deferred_changed_event_stays_with_its_unit_until_handled():
 
 
 def test_removing_the_leader_moves_leadership_and_the_new_leader_writes():
-    cluster = make_cluster(LeaderConfigTesterCharm)
+    cluster = make_cluster(NoAckTesterCharm)
     cluster.deploy(3)
 
     cluster.remove_unit(0)
@@ -312,7 +319,7 @@ def test_removing_the_leader_moves_leadership_and_the_new_leader_writes():
 
 
 def test_asking_for_a_unit_that_is_gone_is_an_error():
-    cluster = make_cluster(LeaderConfigTesterCharm)
+    cluster = make_cluster(NoAckTesterCharm)
     cluster.deploy(2)
     cluster.remove_unit(1)
     with pytest.raises(ClusterError, match="unit/1"):
