@@ -14,7 +14,8 @@ The model state (config, relation scopes and databags, statuses, actions,
 secrets) lives in a JSON file that the stand-in tools read and write. Like Juju,
 the deployment keeps a hook's changes only if the hook exits 0, and delivers a
 peer `relation-changed` (with no remote unit) to every other unit in the relation
-when a hook changes the application databag.
+when a hook changes the application databag, and one naming the writer to every
+unit that has seen it join when a hook changes the writer's own unit databag.
 
 Counting runs tag each log record with its logger name (a `sitecustomize` on
 `PYTHONPATH` prefixes the message), so that `juju-log` calls can be attributed to
@@ -63,8 +64,19 @@ class CharmSpec:
     extra_actions: Mapping[str, Any] = field(default_factory=dict[str, Any])
 
 
-LIBRARY = CharmSpec("library", REPO / "src" / "charm.py")
+# The tester charm without acknowledgements against the hand-written baseline, and the
+# tester charm itself (units acknowledge what they applied) against a baseline that
+# also acknowledges.
+LIBRARY = CharmSpec(
+    "library",
+    BENCH_DIR / "charms" / "tester_no_ack.py",
+    python_path=(REPO / "lib", REPO / "src"),
+)
 BASELINE = CharmSpec("baseline", BENCH_DIR / "charms" / "baseline.py")
+LIBRARY_ACK = CharmSpec("library+ack", REPO / "src" / "charm.py")
+BASELINE_ACK = CharmSpec(
+    "baseline+ack", BENCH_DIR / "charms" / "baseline_ack.py", python_path=(REPO / "lib", REPO)
+)
 PROBE = CharmSpec(
     "probe",
     BENCH_DIR / "charms" / "probe.py",
@@ -173,6 +185,7 @@ class HookRun:
         stderr: the hook process's standard error.
         action: the action's outcome (`results`, `failed`, `log`), for actions.
         app_data_changed: whether the hook changed the application databag.
+        unit_data_changed: whether the hook changed the unit's own databag.
     """
 
     step: Step
@@ -184,6 +197,7 @@ class HookRun:
     stderr: str
     action: dict[str, Any] | None = None
     app_data_changed: bool = False
+    unit_data_changed: bool = False
 
     def counts(self) -> Counter[str]:
         """Return the number of calls per hook tool."""
@@ -447,6 +461,7 @@ class Deployment:
             after = before
         self._write_model(after)
         key = str(RELATION_ID)
+        unit_data = [state["relations"][key]["unit_data"].get(unit) for state in (before, after)]
         return HookRun(
             step=step,
             label=step.label,
@@ -459,6 +474,7 @@ class Deployment:
             app_data_changed=(
                 before["relations"][key]["app_data"] != after["relations"][key]["app_data"]
             ),
+            unit_data_changed=unit_data[0] != unit_data[1],
         )
 
     def play(self, steps: Iterable[Step], *, keep_snapshots: bool = False) -> list[HookRun]:
@@ -489,15 +505,24 @@ class Deployment:
             runs.append(run)
             if run.returncode != 0:
                 raise HookError(f"{self.spec.name}: {run.label} failed:\n{run.stderr}")
-            if run.app_data_changed:
-                scope = self.model()["relations"][str(RELATION_ID)]["scope"]
-                deliveries = [
-                    Step(i, f"{PEER}-relation-changed", phase=step.phase)
-                    for i in range(self.units)
-                    if i != step.unit and unit_name(i) in scope
-                ]
-                queue[:0] = deliveries
+            queue[:0] = self._deliveries(run)
         return runs
+
+    def _deliveries(self, run: HookRun) -> list[Step]:
+        """The peer `relation-changed` hooks that Juju sends for what `run` changed."""
+        scope: dict[str, list[str]] = self.model()["relations"][str(RELATION_ID)]["scope"]
+        step, writer = run.step, unit_name(run.step.unit)
+        others = [i for i in range(self.units) if i != step.unit and unit_name(i) in scope]
+        deliveries: list[Step] = []
+        if run.app_data_changed:
+            deliveries += [Step(i, f"{PEER}-relation-changed", phase=step.phase) for i in others]
+        if run.unit_data_changed:
+            deliveries += [
+                Step(i, f"{PEER}-relation-changed", remote=step.unit, phase=step.phase)
+                for i in others
+                if writer in scope[unit_name(i)]
+            ]
+        return deliveries
 
 
 def deployment_steps(units: int) -> list[Step]:

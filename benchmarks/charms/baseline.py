@@ -69,7 +69,7 @@ class BaselineCharm(ops.CharmBase):
     def _on_peer_changed(self, event: ops.RelationChangedEvent):
         self._show(event.relation)
 
-    def _publish(self, _: ops.EventBase):
+    def _publish(self, event: ops.EventBase):
         if not self.unit.is_leader():
             return
         relation = self.model.get_relation(PEER)

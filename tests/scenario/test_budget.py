@@ -1,18 +1,24 @@
 """Hook tool budgets: the library costs no more Juju calls than hand-written code.
 
-The tester charm and a hand-written baseline charm doing the same job
-(`benchmarks/charms/baseline.py`) run the same 2-unit scenario through the real
-`ops.main`, one process per hook, against the stand-in hook tools of
-`benchmarks.hooktools`, which record every call. The scenario deploys with
-`cluster-name=bench`, changes `log-level`, and runs `get-shared` and `set-shared`
-(see `benchmarks.deployment.scenario`). `tox -e bench` runs it with 3 units and
-times it.
+Two comparisons, each of two charms doing the same job, run the same 2-unit
+scenario through the real `ops.main`, one process per hook, against the stand-in
+hook tools of `benchmarks.hooktools`, which record every call:
+
+- "no-ack": the tester charm with `acknowledge=False` (`benchmarks/charms/
+  tester_no_ack.py`) against the hand-written baseline (`benchmarks/charms/baseline.py`);
+- "ack": the tester charm, whose units acknowledge the revisions they apply,
+  against a hand-written baseline that acknowledges too (`baseline_ack.py`).
+
+The scenario deploys with `cluster-name=bench`, changes `log-level`, and runs
+`get-shared` and `set-shared` (see `benchmarks.deployment.scenario`); Juju's
+`relation-changed` deliveries for changed databags run as they come. `tox -e bench`
+runs it with 3 units and times it.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,8 +30,10 @@ from ops import testing
 from benchmarks.deployment import (
     APP,
     BASELINE,
+    BASELINE_ACK,
     DEPLOY_CONFIG,
     LIBRARY,
+    LIBRARY_ACK,
     PEER,
     PROBE,
     RELATION_ID,
@@ -39,6 +47,9 @@ from conftest import Shared, make_context, peer
 
 UNITS = 2
 LIBRARY_LOGGER = "charms.leader_config"
+COMPARISONS = {"no-ack": (LIBRARY, BASELINE), "ack": (LIBRARY_ACK, BASELINE_ACK)}
+REVISIONS = 3  # the scenario's effective writes: deploy, juju config, set-shared
+UNIT_RECORD = "leader-config-unit"
 
 
 @dataclass(frozen=True)
@@ -55,14 +66,16 @@ class Outcome:
         app_data: dict[str, str] = self.model["relations"][str(RELATION_ID)]["app_data"][APP]
         return {key: app_data[key] for key in ("log_level", "cluster_name")}
 
+    def unit_data(self, unit: str) -> dict[str, str]:
+        return dict(self.model["relations"][str(RELATION_ID)]["unit_data"][unit])
+
 
 @dataclass(frozen=True)
 class Played:
-    """The runs of the scenario for the library and the baseline, and of the probe."""
+    """The runs of the scenario for the library and the baseline of one comparison."""
 
     library: list[HookRun]
     baseline: list[HookRun]
-    probe: dict[int, HookRun]  # read-shared runs by `times`
     outcomes: tuple[Outcome, Outcome]  # library, baseline
 
     def pairs(self, kind: str, leader: bool) -> list[tuple[HookRun, HookRun]]:
@@ -92,14 +105,40 @@ def _probe(workdir: Path) -> dict[int, HookRun]:
 
 
 @pytest.fixture(scope="module")
-def played(tmp_path_factory: pytest.TempPathFactory) -> Generator[Played, None, None]:
+def plays(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Played]:
+    """Every comparison, played once for the module."""
     root = tmp_path_factory.mktemp("budget")
     with ThreadPoolExecutor(max_workers=2) as pool:
-        library = pool.submit(_play, LIBRARY, root / "library")
-        baseline = pool.submit(_play, BASELINE, root / "baseline")
-        probe = pool.submit(_probe, root / "probe")
-        lib, base = library.result(), baseline.result()
-        yield Played(lib.runs, base.runs, probe.result(), (lib, base))
+        futures = {
+            name: tuple(pool.submit(_play, spec, root / name / spec.name) for spec in specs)
+            for name, specs in COMPARISONS.items()
+        }
+        played: dict[str, Played] = {}
+        for name, (library, baseline) in futures.items():
+            lib, base = library.result(), baseline.result()
+            played[name] = Played(lib.runs, base.runs, (lib, base))
+    return played
+
+
+@pytest.fixture(scope="module")
+def probe(tmp_path_factory: pytest.TempPathFactory) -> dict[int, HookRun]:
+    """The probe's read-shared runs, by `times`."""
+    return _probe(tmp_path_factory.mktemp("probe"))
+
+
+@pytest.fixture(scope="module", params=list(COMPARISONS))
+def played(request: pytest.FixtureRequest, plays: dict[str, Played]) -> Played:
+    """One comparison: each test that takes it runs for both."""
+    return plays[request.param]
+
+
+def _relation_sets(run: HookRun, *, app: bool) -> int:
+    """The `relation-set` calls of `run` on the application databag, or on the unit's."""
+    return sum(
+        1
+        for call in run.calls
+        if call["tool"] == "relation-set" and ("--app" in call["args"]) == app
+    )
 
 
 def _kinds() -> list[tuple[str, bool]]:
@@ -116,7 +155,21 @@ def _kind_params() -> list[Any]:
     ]
 
 
-def test_both_charms_run_the_same_hooks_and_end_in_the_same_state(played: Played):
+@pytest.mark.parametrize(
+    ("comparison", "statuses"),
+    [
+        ("no-ack", ["bench: log-level=error"] * UNITS),
+        (
+            "ack",
+            [f"rolled out revision {REVISIONS} to {UNITS}/{UNITS} units"]
+            + [f"bench: log-level=error (revision {REVISIONS})"] * (UNITS - 1),
+        ),
+    ],
+)
+def test_both_charms_run_the_same_hooks_and_end_in_the_same_state(
+    plays: dict[str, Played], comparison: str, statuses: list[str]
+):
+    played = plays[comparison]
     library, baseline = played.outcomes
     assert [r.label for r in played.library] == [r.label for r in played.baseline]
     for lib, base in zip(played.library, played.baseline, strict=True):
@@ -124,10 +177,9 @@ def test_both_charms_run_the_same_hooks_and_end_in_the_same_state(played: Played
     last_write = {"log_level": '"error"', "cluster_name": '"bench"'}
     assert library.shared() == baseline.shared() == last_write
     assert library.statuses() == baseline.statuses()
-    assert all(
-        status == {"status": "active", "message": "bench: log-level=error"}
-        for status in library.statuses().values()
-    )
+    assert list(library.statuses().values()) == [
+        {"status": "active", "message": message} for message in statuses
+    ]
 
 
 @pytest.mark.parametrize(("kind", "leader"), _kind_params())
@@ -159,7 +211,39 @@ def test_no_hook_makes_more_hook_tool_calls_than_the_baseline(
 def test_an_effective_write_is_exactly_one_relation_set(played: Played, label: str):
     run = played.library_run(label)
     assert run.app_data_changed
-    assert run.counts()["relation-set"] == 1
+    assert _relation_sets(run, app=True) == 1
+
+
+def test_without_acknowledgements_no_unit_data_is_written(plays: dict[str, Played]):
+    played = plays["no-ack"]
+    assert not [run.label for run in played.library if _relation_sets(run, app=False)]
+    assert not [run.label for run in played.library if run.unit_data_changed]
+
+
+def test_with_acknowledgements_each_unit_sends_one_relation_set_per_revision_it_applied(
+    plays: dict[str, Played],
+):
+    played = plays["ack"]
+    library, _ = played.outcomes
+    per_unit = Counter[int]()
+    for run in played.library:
+        per_unit[run.step.unit] += _relation_sets(run, app=False)
+    assert per_unit == dict.fromkeys(range(UNITS), REVISIONS)
+    assert all(_relation_sets(run, app=False) <= 1 for run in played.library)
+    for unit in library.model["units"]:
+        assert library.unit_data(unit)[UNIT_RECORD] == f'{{"applied": {REVISIONS}}}'
+
+
+def test_with_acknowledgements_no_hook_reads_more_than_the_baseline(plays: dict[str, Played]):
+    # The library reads one databag per acknowledgement, as the baseline does; the
+    # only extra calls are the allowances (ops' log line per event, secret-get).
+    played = plays["ack"]
+    over = {
+        lib.label: (lib.counts()["relation-get"], base.counts()["relation-get"])
+        for lib, base in zip(played.library, played.baseline, strict=True)
+        if lib.counts()["relation-get"] > base.counts()["relation-get"]
+    }
+    assert not over
 
 
 @pytest.mark.parametrize(
@@ -176,8 +260,8 @@ def test_a_write_that_changes_nothing_sends_no_relation_set(played: Played, labe
     assert run.counts()["relation-set"] == 0
 
 
-def test_reading_the_config_again_in_a_hook_makes_no_further_calls(played: Played):
-    once, thrice = played.probe[1], played.probe[3]
+def test_reading_the_config_again_in_a_hook_makes_no_further_calls(probe: dict[int, HookRun]):
+    once, thrice = probe[1], probe[3]
     assert once.returncode == thrice.returncode == 0, once.stderr + thrice.stderr
     assert once.action is not None
     assert thrice.action is not None
