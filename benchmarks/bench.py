@@ -1,18 +1,22 @@
 """`tox -e bench`: hook tool calls and hook times of the library against the baseline.
 
-1. Plays the 3-unit scenario of `benchmarks.deployment.scenario` for the tester
-   charm (library) and the hand-written baseline through the real `ops.main`,
-   counting hook tool calls per hook.
+1. Plays the 3-unit scenario of `benchmarks.deployment.scenario` through the real
+   `ops.main`, counting hook tool calls per hook, for two comparisons: the tester
+   charm without acknowledgements (library) against the hand-written baseline, and
+   the tester charm, whose units acknowledge the revisions they apply
+   (library+ack), against a hand-written baseline that acknowledges too
+   (baseline+ack).
 2. Times one hook dispatch of each kind, replayed from the same starting state,
    interleaved: library, baseline, baseline with pydantic imported at start-up,
-   then again, `--runs` times. The ratio library / baseline includes pydantic's
-   import, which the baseline lacks; library / baseline+pydantic leaves it out
-   (the pydantic variant imports `pydantic`, `BaseModel` and `ValidationError`
-   before the charm runs and defines one throwaway one-field model, which is when
-   pydantic finishes importing itself; the charm's own model, its validation and
-   everything the library does still count against the library).
+   then again, `--runs` times, for each comparison. The ratio library / baseline
+   includes pydantic's import, which the baseline lacks; library / baseline+pydantic
+   leaves it out (the pydantic variant imports `pydantic`, `BaseModel` and
+   `ValidationError` before the charm runs and defines one throwaway one-field
+   model, which is when pydantic finishes importing itself; the charm's own model,
+   its validation and everything the library does still count against the library).
 3. Runs the in-process micro-benchmarks (`benchmarks.micro`) and the 50-unit
-   simulation (`benchmarks.fleet`).
+   simulations (`benchmarks.fleet`): one write and its deliveries, and one
+   revision's rollout with every acknowledgement.
 
 Prints the tables and writes everything as JSON to `.tox/bench/results.json` (or
 `--output PATH`), outside the tracked files; `--update` also rewrites the committed
@@ -37,10 +41,13 @@ from typing import Any
 from benchmarks import fleet, micro
 from benchmarks.deployment import (
     BASELINE,
+    BASELINE_ACK,
     BENCH_DIR,
     DEPLOY_CONFIG,
     LIBRARY,
+    LIBRARY_ACK,
     REPO,
+    CharmSpec,
     Deployment,
     HookRun,
     Snapshot,
@@ -48,6 +55,11 @@ from benchmarks.deployment import (
 )
 
 UNITS = 3
+# (library, baseline), by comparison.
+COMPARISONS: dict[str, tuple[CharmSpec, CharmSpec]] = {
+    "no-ack": (LIBRARY, BASELINE),
+    "ack": (LIBRARY_ACK, BASELINE_ACK),
+}
 VARIANTS = ("library", "baseline", "baseline+pydantic")
 DEFAULT_RUNS = 5
 DEFAULT_OUTPUT = REPO / ".tox" / "bench" / "results.json"
@@ -204,10 +216,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="tox -e bench --",
         description=(
-            "Benchmark the library against the hand-written baseline charm: hook tool calls"
-            " and hook times of a 3-unit scenario through the real ops.main, in-process"
-            " micro-benchmarks and a 50-unit simulation. Prints Markdown tables and writes"
-            " the results as JSON. A full run takes about 3 to 4 minutes on 2 cores."
+            "Benchmark the library against hand-written baseline charms: hook tool calls"
+            " and hook times of a 3-unit scenario through the real ops.main, without and"
+            " with acknowledgements, in-process micro-benchmarks and 50-unit simulations."
+            " Prints Markdown tables and writes the results as JSON. A full run takes about"
+            " 7 to 8 minutes on 2 cores."
         ),
     )
     parser.add_argument(
@@ -246,12 +259,116 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--skip-fleet",
         action="store_true",
-        help="skip the 50-unit simulation (benchmarks/fleet.py)",
+        help="skip the 50-unit simulations (benchmarks/fleet.py)",
     )
     args = parser.parse_args(argv)
     if args.update and (args.skip_micro or args.skip_fleet):
         parser.error("--update needs the whole benchmark: drop --skip-micro and --skip-fleet")
     return args
+
+
+@dataclass
+class Comparison:
+    """One comparison's runs: the scenario played by both charms, and the timed rows."""
+
+    name: str
+    specs: tuple[CharmSpec, CharmSpec]  # library, baseline
+    played: dict[str, list[HookRun]]  # by "library" and "baseline"
+    rows: list[Row]
+
+    def section(self) -> dict[str, Any]:
+        """The JSON results: calls and times per hook kind, and the summary."""
+        rows = self.rows
+        ratios = [row.median("library") / row.median("baseline") for row in rows]
+        ratios_excl = [row.median("library") / row.median("baseline+pydantic") for row in rows]
+        pydantic_ms = statistics.median(
+            row.median("baseline+pydantic") - row.median("baseline") for row in rows
+        )
+        return {
+            "charms": {"library": self.specs[0].name, "baseline": self.specs[1].name},
+            "hooks": [
+                {
+                    "phase": row.phase,
+                    "hook": row.kind,
+                    "unit": row.role,
+                    "dispatches": len(row.indexes),
+                    "calls": {
+                        "library": dict(sorted(row.library.items())),
+                        "baseline": dict(sorted(row.baseline.items())),
+                        "library_minus_baseline": row.extra(),
+                    },
+                    "ms_median": {v: round(row.median(v) * 1000, 1) for v in VARIANTS},
+                    "ratio": round(ratios[i], 3),
+                    "ratio_excluding_pydantic_import": round(ratios_excl[i], 3),
+                }
+                for i, row in enumerate(rows)
+            ],
+            "summary": {
+                "median_ratio": round(statistics.median(ratios), 3),
+                "median_ratio_excluding_pydantic_import": round(statistics.median(ratios_excl), 3),
+                "pydantic_import_ms_median": round(pydantic_ms * 1000, 1),
+                "total_calls": {
+                    name: sum(len(run.calls) for run in runs) for name, runs in self.played.items()
+                },
+                "total_calls_by_tool": {
+                    name: dict(sorted(sum((run.counts() for run in runs), Counter[str]()).items()))
+                    for name, runs in self.played.items()
+                },
+                "unit_relation_sets_per_unit": {
+                    name: _unit_relation_sets(runs) for name, runs in self.played.items()
+                },
+                "hooks_with_extra_calls": [
+                    f"{row.phase}: {row.name}"
+                    for row in rows
+                    if any(n > 0 for n in row.extra().values())
+                ],
+            },
+        }
+
+    def markdown(self, title: str) -> list[str]:
+        """The section's table and summary line."""
+        summary = self.section()["summary"]
+        library, baseline = self.specs[0].name, self.specs[1].name
+        return [
+            f"## {title}",
+            "",
+            *hook_table(self.rows),
+            "",
+            f"Median ratio {library} / {baseline}: {summary['median_ratio']:.2f};"
+            " excluding pydantic's import:"
+            f" {summary['median_ratio_excluding_pydantic_import']:.2f}"
+            f" (pydantic import: {summary['pydantic_import_ms_median']:.0f} ms)."
+            f" Hook tool calls in the whole scenario: {library}"
+            f" {summary['total_calls']['library']}, {baseline}"
+            f" {summary['total_calls']['baseline']}.",
+        ]
+
+
+def _unit_relation_sets(runs: list[HookRun]) -> dict[str, int]:
+    """The `relation-set` calls each unit made on its own databag."""
+    counts = Counter[str]()
+    for run in runs:
+        for call in run.calls:
+            if call["tool"] == "relation-set" and "--app" not in call["args"]:
+                counts[call["unit"]] += 1
+    return dict(sorted(counts.items()))
+
+
+def compare(name: str, specs: tuple[CharmSpec, CharmSpec], workdir: Path, runs: int) -> Comparison:
+    """Play the scenario for both charms of a comparison, then time each hook kind."""
+    deployments = {
+        role: Deployment(spec, workdir / spec.name, units=UNITS, config=DEPLOY_CONFIG)
+        for role, spec in zip(("library", "baseline"), specs, strict=True)
+    }
+    played = {
+        role: deployment.play(scenario(UNITS), keep_snapshots=True)
+        for role, deployment in deployments.items()
+    }
+    snapshots = {role: deployment.snapshots for role, deployment in deployments.items()}
+    rows = _rows(played["library"], played["baseline"])
+    print(f"{name}: timing {len(rows)} hook kinds, {runs} interleaved runs each...", flush=True)
+    _time(rows, deployments, snapshots, played["library"], runs)
+    return Comparison(name, specs, played, rows)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -266,77 +383,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="leader-config-bench-") as tmp:
-        deployments = {
-            "library": Deployment(
-                LIBRARY, Path(tmp, "library"), units=UNITS, config=DEPLOY_CONFIG
-            ),
-            "baseline": Deployment(
-                BASELINE, Path(tmp, "baseline"), units=UNITS, config=DEPLOY_CONFIG
-            ),
+        comparisons = {
+            name: compare(name, specs, Path(tmp, name), args.runs)
+            for name, specs in COMPARISONS.items()
         }
-        played = {
-            name: deployment.play(scenario(UNITS), keep_snapshots=True)
-            for name, deployment in deployments.items()
-        }
-        snapshots = {name: deployment.snapshots for name, deployment in deployments.items()}
-        rows = _rows(played["library"], played["baseline"])
-        print(f"Timing {len(rows)} hook kinds, {args.runs} interleaved runs each...", flush=True)
-        _time(rows, deployments, snapshots, played["library"], args.runs)
-
-    all_lib = [t for row in rows for t in row.seconds["library"]]
-    ratios = [row.median("library") / row.median("baseline") for row in rows]
-    ratios_excl = [row.median("library") / row.median("baseline+pydantic") for row in rows]
-    pydantic_ms = statistics.median(
-        row.median("baseline+pydantic") - row.median("baseline") for row in rows
-    )
+    no_ack, ack = comparisons["no-ack"], comparisons["ack"]
+    dispatches = sum(len(row.seconds["library"]) for c in comparisons.values() for row in c.rows)
     results: dict[str, Any] = {
         "machine": machine(),
         "scenario": {
             "units": UNITS,
             "deploy_config": DEPLOY_CONFIG,
             "runs_per_hook_and_variant": args.runs,
-            "dispatches_timed": len(all_lib) * len(VARIANTS),
+            "dispatches_timed": dispatches * len(VARIANTS),
         },
-        "hooks": [
-            {
-                "phase": row.phase,
-                "hook": row.kind,
-                "unit": row.role,
-                "dispatches": len(row.indexes),
-                "calls": {
-                    "library": dict(sorted(row.library.items())),
-                    "baseline": dict(sorted(row.baseline.items())),
-                    "library_minus_baseline": row.extra(),
-                },
-                "ms_median": {v: round(row.median(v) * 1000, 1) for v in VARIANTS},
-                "ratio": round(ratios[i], 3),
-                "ratio_excluding_pydantic_import": round(ratios_excl[i], 3),
-            }
-            for i, row in enumerate(rows)
-        ],
-        "summary": {
-            "median_ratio": round(statistics.median(ratios), 3),
-            "median_ratio_excluding_pydantic_import": round(statistics.median(ratios_excl), 3),
-            "pydantic_import_ms_median": round(pydantic_ms * 1000, 1),
-            "total_calls": {
-                name: sum(len(run.calls) for run in runs) for name, runs in played.items()
-            },
-            "hooks_with_extra_calls": [
-                f"{row.phase}: {row.name}"
-                for row in rows
-                if any(n > 0 for n in row.extra().values())
-            ],
-        },
+        # acknowledge=False against the hand-written baseline, as before acknowledgements.
+        **no_ack.section(),
+        "acknowledgements": ack.section(),
     }
-    lines = ["## Hook tool calls and hook time per dispatch (3 units)", "", *hook_table(rows)]
-    summary = results["summary"]
-    lines += [
+    lines = [
+        *no_ack.markdown(
+            "Hook tool calls and hook time per dispatch (3 units, acknowledge=False)"
+        ),
         "",
-        f"Median ratio library / baseline: {summary['median_ratio']:.2f};"
-        f" excluding pydantic's import: {summary['median_ratio_excluding_pydantic_import']:.2f}"
-        f" (pydantic import: {summary['pydantic_import_ms_median']:.0f} ms)."
-        f" Hook tool calls in the whole scenario: library {summary['total_calls']['library']},"
-        f" baseline {summary['total_calls']['baseline']}.",
+        *ack.markdown(
+            "With acknowledgements: hook tool calls and hook time per dispatch (3 units)"
+        ),
+        "",
+        "relation-set calls to each unit's own databag (3 revisions acknowledged):"
+        f" {ack.specs[0].name} {json.dumps(_unit_relation_sets(ack.played['library']))},"
+        f" {ack.specs[1].name} {json.dumps(_unit_relation_sets(ack.played['baseline']))}.",
     ]
     if not args.skip_micro:
         print("Micro-benchmarks...", flush=True)
@@ -350,7 +426,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.skip_fleet:
         print("50-unit simulation...", flush=True)
         results["fleet"] = fleet.run()
-        lines += ["", "## 50 units: one leader write, every delivery", ""]
+        lines += ["", "## 50 units: one leader write, every delivery; one rollout", ""]
         lines += [f"- {name}: {json.dumps(summary)}" for name, summary in results["fleet"].items()]
     results["markdown"] = lines
     print("\n".join(lines))
