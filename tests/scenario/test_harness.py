@@ -62,7 +62,7 @@ def test_the_leader_publishes_on_deploy_and_shows_the_config_after_the_hook(
     assert shared is not None
     assert shared.cluster_name == "prod"
     assert len(shared.admin_password.get_secret_value()) > 20
-    assert harness.charm.unit.status == ops.ActiveStatus("prod: log-level=info")
+    assert harness.charm.unit.status == ops.ActiveStatus("rolled out revision 1 to 1/1 units")
 
 
 def test_a_follower_reads_what_the_leader_published_and_follows_each_change(
@@ -70,7 +70,7 @@ def test_a_follower_reads_what_the_leader_published_and_follows_each_change(
 ):
     harness.begin_with_initial_hooks()
     publish_to_harness(harness, "cluster", Shared(log_level="debug"))
-    assert harness.charm.unit.status == ops.ActiveStatus("demo: log-level=debug")
+    assert harness.charm.unit.status == ops.ActiveStatus("demo: log-level=debug (revision 1)")
     rotated = Shared(log_level="debug", admin_password=pydantic.SecretStr("rotated-pw"))
     publish_to_harness(harness, "cluster", rotated)
     cfg = harness.charm.shared.get()
@@ -93,7 +93,7 @@ def test_the_leader_writes_in_an_action_and_rotates_the_password(
     assert after is not None
     assert after.log_level == "error"
     assert after.admin_password != before.admin_password
-    assert harness.charm.unit.status == ops.ActiveStatus("demo: log-level=error")
+    assert harness.charm.unit.status == ops.ActiveStatus("rolled out revision 3 to 1/1 units")
 
 
 def test_a_followers_write_in_an_action_fails_clearly(harness: Harness[LeaderConfigTesterCharm]):

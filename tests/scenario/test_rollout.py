@@ -375,3 +375,32 @@ def test_without_acknowledgements_a_new_revision_alone_emits_nothing():
         unit_id=1,
     )
     assert [e for e in ctx.emitted_events if isinstance(e, LeaderConfigChangedEvent)] == []
+
+
+class SecretShared(pydantic.BaseModel):
+    level: str = "info"
+    token: pydantic.SecretStr | None = None
+
+
+class SecretAckCharm(ops.CharmBase):
+    def __init__(self, framework: ops.Framework):
+        super().__init__(framework)
+        self.shared = LeaderConfig(self, "cluster", SecretShared, acknowledge=True)
+
+
+def test_the_revision_and_the_leaders_rollout_read_no_secret_and_validate_nothing():
+    config = SecretShared(token=pydantic.SecretStr("t-1"))
+    state = published_state("cluster", config, leader=True, peers_data={1: _record(1)})
+    seen: list[Any] = []
+
+    def read(charm: SecretAckCharm) -> None:
+        backend: Any = charm.model._backend  # pyright: ignore[reportPrivateUsage]
+
+        def secret_get(*_: Any, **__: Any) -> Any:
+            raise AssertionError("the secret was read")
+
+        backend.secret_get = secret_get
+        seen.extend([charm.shared.revision, charm.shared.rollout()])
+
+    _run(SecretAckCharm, state, read)
+    assert seen == [1, Rollout(1, frozenset({"app/1"}), frozenset({"app/0"}))]

@@ -1322,11 +1322,19 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
 
         It goes up with every effective write by the leader. 0 is data published
         before revisions were numbered; None means nothing is published yet.
+        It is read from the databag alone (no secret read, no validation), except
+        while legacy data may be adopted.
         """
         relation = self.model.get_relation(self._relation_name)
         if relation is None:
             return None
-        return self._view(relation, self._read(relation)).revision
+        raw = self._read(relation)
+        if self._adoption is not None and self._codec.revision_key not in raw:
+            return self._view(relation, raw).revision
+        revision = self._codec.revision_or_none(raw)
+        if revision is None and any(key in raw for key in self._codec.keys.values()):
+            return 0
+        return revision
 
     # Writing
 
