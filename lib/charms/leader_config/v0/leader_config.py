@@ -104,8 +104,8 @@ peer relation yet, or legacy keys still in use), `InvalidConfigError` (stored da
 that does not decode or validate), `SecretUnavailableError` and `PendingFieldsError`
 (a follower's `get()` while the leader has not published a generated value) derive
 from `LeaderConfigError`. The library's hook handlers log these instead of failing
-the hook, except a transient failure to read the secret, which fails a follower's
-hook so that Juju retries it. Misuse raises `ValueError`, `TypeError` or
+the hook, except a transient failure to read the secret, which fails the hook
+so that Juju retries it. Misuse raises `ValueError`, `TypeError` or
 `RuntimeError` at once.
 
 ## Upgrading a deployed charm
