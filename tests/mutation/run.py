@@ -41,9 +41,21 @@ with hypothesis seeded (`--hypothesis-seed=0`, so a run is repeatable), less
 unmutated code, so it cannot kill a mutant. mutmut does not mutate functions with
 decorators other than `staticmethod` and `classmethod` (such as `edit()`).
 
+mutmut runs the tests in its own process, with two changes made here: the modules it
+imported whose names the tests use for their own (`rich`, tests/scenario/rich.py) are
+dropped first, and its record of which function called which (used only for its own
+incremental reruns) is off, as it crashed that process (SIGSEGV in ContextVar.reset).
+
+Time: a surviving mutant runs every test that calls its function, so survivors cost
+most of a run, the property test (`test_properties.py`, the slowest) above all;
+`--skip-tests test_properties.py` made a run about twice as quick (on LIBPATCH 10,
+where it killed no mutant that the other tests missed). Each run starts afresh:
+mutmut's cache of earlier results is not used, as the tests change too.
+
 Equivalent mutants are listed in `tests/mutation/equivalent.txt` (format described
 there), each keyed by the qualified function name and the original and mutated
-source text, so that entries survive edits elsewhere in the file. They are not
+source text (the changed lines only, stripped: for a call over several lines, the
+line that changes), so that entries survive edits elsewhere in the file. They are not
 tested (unless `--check-equivalent`) and do not count in the score. Entries that
 match no mutant of the current file are reported as stale.
 
