@@ -539,7 +539,9 @@ def main(argv: Sequence[str]) -> int:
             for mutant in mutants
             if not args.only or any(fnmatch.fnmatchcase(mutant.function, p) for p in args.only)
         ]
+        untested = 0  # equivalent mutants left out
         if not args.check_equivalent:
+            untested = sum(1 for mutant in selected if mutant.identity in listed)
             selected = [mutant for mutant in selected if mutant.identity not in listed]
         if args.max is not None:
             selected = spread(selected, args.max)
@@ -559,7 +561,9 @@ def main(argv: Sequence[str]) -> int:
         names = [] if len(selected) == len(mutants) else [mutant.name for mutant in selected]
         run_mutmut(workdir, names, args.jobs)
         statuses = mutmut_results(workdir)
-        return report(workdir, selected, statuses, listed, stale, started, args.fail_under)
+        return report(
+            workdir, selected, statuses, listed, stale, started, args.fail_under, untested
+        )
     finally:
         if args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -573,6 +577,7 @@ def report(
     stale: list[Equivalent],
     started: float,
     fail_under: float | None,
+    untested: int,
 ) -> int:
     killed: list[Mutant] = []
     surviving: list[Mutant] = []
@@ -603,8 +608,8 @@ def report(
     percent = 100.0 * score / total if total else 0.0
     print(
         f"\n{len(selected)} mutants tested in {time.monotonic() - started:.0f} s:"
-        f" {score} killed, {len(surviving)} surviving, {len(equivalent)} listed as"
-        f" equivalent, {len(unchecked)} not checked"
+        f" {score} killed, {len(surviving)} surviving, {len(unchecked)} not checked;"
+        f" {len(equivalent) + untested} listed as equivalent (not counted)"
     )
     print(f"mutation score: {score}/{total} killed ({percent:.1f}%)")
     if unchecked or wrong:
