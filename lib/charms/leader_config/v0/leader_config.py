@@ -142,6 +142,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 import ops
 import pydantic
+import typing_extensions
 
 LIBID = "4c9d7f3a1e6b4d2f8a5c0e9b7d3f1a26"
 LIBAPI = 0
@@ -427,7 +428,7 @@ def _nested_types(annotation: Any, seen: set[int]) -> Iterator[Any]:
     model: Any = annotation  # narrowed below, leaving `annotation` as it is
     if isinstance(model, type) and issubclass(model, pydantic.BaseModel):
         hints = {name: field.annotation for name, field in model.model_fields.items()}
-    elif typing.is_typeddict(annotation) or dataclasses.is_dataclass(annotation):
+    elif typing_extensions.is_typeddict(annotation) or dataclasses.is_dataclass(annotation):
         hints = typing.get_type_hints(annotation)
     for hint in hints.values():
         yield from _nested_types(hint, seen)
@@ -660,10 +661,16 @@ class _Codec(Generic[ConfigT]):
     def field_values(self, config: ConfigT) -> dict[str, Any]:
         """The model's own field values by alias (no computed fields), to validate again.
 
-        Nested models stay instances, which pydantic does not validate again: the
-        writer's read-back check does, from their encoding.
+        Values as a round trip dumps them (a `Json` field as its text), except nested
+        models, which stay instances (older pydantic dumps their computed fields):
+        pydantic does not validate those again, the writer's read-back check does.
         """
-        return {alias: getattr(config, name) for name, alias in self.aliases.items()}
+        dumped = config.model_dump(by_alias=True, round_trip=True, warnings=False)
+        values: dict[str, Any] = {}
+        for name, alias in self.aliases.items():
+            value = getattr(config, name)
+            values[alias] = value if isinstance(value, pydantic.BaseModel) else dumped[alias]
+        return values
 
     def revision(self, raw: Mapping[str, str]) -> int | None:
         """The stored config revision; None if `raw` has none; raise InvalidConfigError."""
