@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Generator, Mapping
 from contextlib import contextmanager
 from typing import Any, Literal
@@ -97,6 +98,19 @@ def follower_state(leader_out: testing.State, *, unit_id: int = 1) -> testing.St
     return testing.State(leader=False, relations={followed}, secrets=leader_out.secrets)
 
 
+def recording_unit_reads(charm: ops.CharmBase, reads: list[str]) -> None:
+    """Append to `reads` the name of each unit whose databag the charm reads (relation-get)."""
+    backend: Any = charm.model._backend  # pyright: ignore[reportPrivateUsage]
+    original: Callable[..., Any] = backend.relation_get
+
+    def relation_get(relation_id: int, member: str, is_app: bool, **kwargs: Any) -> Any:
+        if not is_app:
+            reads.append(member)
+        return original(relation_id, member, is_app, **kwargs)
+
+    backend.relation_get = relation_get
+
+
 @contextmanager
 def counting_relation_sets(charm: ops.CharmBase) -> Generator[list[dict[str, str]], None, None]:
     """Record every relation-set the charm sends, with its keys, while the block runs."""
@@ -113,3 +127,16 @@ def counting_relation_sets(charm: ops.CharmBase) -> Generator[list[dict[str, str
         yield calls
     finally:
         backend.relation_set = original
+
+
+@pytest.fixture(autouse=True)
+def _collect_garbage_between_tests() -> Generator[None, None, None]:
+    """Collect garbage after each test, at a point where no context variable is being set.
+
+    On Python before 3.12, a garbage collection that runs while a `ContextVar` is set
+    and finalizes an abandoned tracing span (ops traces every hook) can crash the
+    interpreter (CPython gh-148891); collecting between tests keeps that garbage from
+    piling up until a collection falls inside a later hook.
+    """
+    yield
+    gc.collect()

@@ -28,7 +28,7 @@ from charms.leader_config.v0.leader_config import (
     SecretUnavailableError,
 )
 from charms.leader_config.v0.testing import follower_state, published_state
-from conftest import META, Shared, SharedCharm, app_data, peer, peer_of
+from conftest import META, Shared, SharedCharm, app_data, peer, peer_of, recording_unit_reads
 
 REVISION = "leader-config-revision"
 
@@ -459,7 +459,14 @@ def test_extra_fields_of_nested_models_mixed_sets_and_json_fields_round_trip():
 # Secret removal recognises the config's secret by id, in either URI form
 
 
-def test_secret_remove_recognises_the_configs_secret_by_id_in_either_form():
+@pytest.mark.parametrize(
+    ("form", "removed"),
+    [("secret://0b5b2d9c-model/{id}", True), ("secret://0b5b2d9c-model/another", False)],
+    ids=["this-secret-in-the-other-form", "another-secret"],
+)
+def test_secret_remove_recognises_the_configs_secret_by_id_in_either_form(
+    form: str, removed: bool
+):
     charm = _charm(Token)
     published, _ = _run(
         charm,
@@ -467,26 +474,17 @@ def test_secret_remove_recognises_the_configs_secret_by_id_in_either_form():
         lambda c: c.shared.update(token=pydantic.SecretStr("t")),
     )
     (secret,) = published.secrets
-    stored_id = json.loads(app_data(published)["secret-id"])
-    removed: list[Any] = []
-    for event_id, expected in (
-        (stored_id.replace("secret:", "secret://0b5b2d9c-model/"), [{"revision": 1}]),
-        ("secret://0b5b2d9c-model/someothersecret", []),
-    ):
-        other = dataclasses.replace(secret, id=event_id, label="another-label")
-        state = dataclasses.replace(published, secrets={other})
-        ctx = testing.Context(charm, meta=META, juju_version="3.6.4")
-        with ctx(ctx.on.secret_remove(other, revision=1), state) as mgr:
-            backend: Any = mgr.charm.model._backend  # pyright: ignore[reportPrivateUsage]
-            calls: list[Any] = []
-
-            def secret_remove(*_: Any, _calls: list[Any] = calls, **kwargs: Any) -> None:
-                _calls.append(kwargs)
-
-            backend.secret_remove = secret_remove
-            mgr.run()
-        removed.append(calls == expected)
-    assert removed == [True, True]
+    stored_id: str = json.loads(app_data(published)["secret-id"])
+    event_id = form.format(id=stored_id.removeprefix("secret:"))
+    other = dataclasses.replace(secret, id=event_id, label="another-label")
+    state = dataclasses.replace(published, secrets={other})
+    ctx = testing.Context(charm, meta=META, juju_version="3.6.4")
+    calls: list[Any] = []
+    with ctx(ctx.on.secret_remove(other, revision=1), state) as mgr:
+        backend: Any = mgr.charm.model._backend  # pyright: ignore[reportPrivateUsage]
+        backend.secret_remove = lambda *_, **kwargs: calls.append(kwargs)  # pyright: ignore[reportUnknownLambdaType]
+        mgr.run()
+    assert calls == ([{"revision": 1}] if removed else [])
 
 
 # Logs
@@ -575,19 +573,8 @@ def test_without_acknowledge_or_migrate_the_leader_reads_no_unit_databag():
     state = published_state("cluster", Shared(), leader=True, peers_data={1: {"x": "1"}})
     handled, _ = _run(SharedCharm, state, hook="leader_elected")
     reads: list[str] = []
-
-    def count(charm: SharedCharm) -> None:
-        backend: Any = charm.model._backend  # pyright: ignore[reportPrivateUsage]
-        original = backend.relation_get
-
-        def relation_get(relation_id: int, member: str, is_app: bool, **kwargs: Any) -> Any:
-            reads.append(member)
-            return original(relation_id, member, is_app, **kwargs)
-
-        backend.relation_get = relation_get
-
-    _run(SharedCharm, handled, count, hook="relation_changed")
-    assert not [member for member in reads if member.startswith("app/")]
+    _run(SharedCharm, handled, lambda c: recording_unit_reads(c, reads), hook="relation_changed")
+    assert reads == []
 
 
 def test_complete_valid_own_data_is_published_data_and_migrate_is_not_called():

@@ -21,7 +21,16 @@ from charms.leader_config.v0.leader_config import (
 )
 from charms.leader_config.v0.testing import published_state
 from cluster import JUJU_UNIT_KEYS, Cluster
-from conftest import META, Shared, SharedCharm, app_data, counting_relation_sets, peer, peer_of
+from conftest import (
+    META,
+    Shared,
+    SharedCharm,
+    app_data,
+    counting_relation_sets,
+    peer,
+    peer_of,
+    recording_unit_reads,
+)
 
 REVISION = "leader-config-revision"
 RECORD = "leader-config-unit"
@@ -307,19 +316,8 @@ def test_the_leaders_hook_for_one_acknowledgement_reads_only_that_units_databag(
     relation = dataclasses.replace(relation, peers_data={**relation.peers_data, 7: _record(2)})
     out = dataclasses.replace(out, relations={relation})
     reads: list[str] = []
-
-    def count_reads(charm: AckCharm) -> None:
-        backend: Any = charm.model._backend  # pyright: ignore[reportPrivateUsage]
-        original = backend.relation_get
-
-        def relation_get(relation_id: int, member: str, is_app: bool, **kwargs: Any) -> Any:
-            reads.append(member)
-            return original(relation_id, member, is_app, **kwargs)
-
-        backend.relation_get = relation_get
-
-    _run(AckCharm, out, count_reads, event=_changed_from(7))
-    assert [member for member in reads if member.startswith("app/")] == ["app/7"]
+    _run(AckCharm, out, lambda c: recording_unit_reads(c, reads), event=_changed_from(7))
+    assert reads == ["app/7"]
 
 
 def test_a_new_leader_rebuilds_its_tally_from_every_units_record():
