@@ -5,10 +5,13 @@ Importable on its own (the hash-seed test encodes them in fresh interpreters).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import enum
+from typing import NamedTuple
 
 import pydantic
+from typing_extensions import TypedDict
 
 
 class Mode(enum.Enum):
@@ -79,4 +82,49 @@ def sample_topology() -> Topology:
         groups={"b": set(letters), "a": {"q", "r", "s", "t"}},
         zones=[set(letters), {"one", "two", "three"}],
         members=["u-1", "u-0"],
+    )
+
+
+@dataclasses.dataclass
+class Shard:
+    """A plain dataclass with a set: pydantic dumps it as a dict."""
+
+    replicas: set[str] = dataclasses.field(default_factory=set[str])
+
+
+@pydantic.dataclasses.dataclass
+class Placement:
+    """A pydantic dataclass whose set field has an alias."""
+
+    racks: frozenset[str] = pydantic.Field(default=frozenset(), alias="rack-names")
+
+
+class Quota(TypedDict):
+    users: set[str]
+
+
+class Window(NamedTuple):
+    days: frozenset[str]
+    hours: int
+
+
+class Inventory(pydantic.BaseModel):
+    """Sets inside dataclasses, a TypedDict and a NamedTuple, at the top and in a list."""
+
+    shard: Shard = Shard()
+    shards: list[Shard] = []
+    placement: Placement = Placement()
+    quota: Quota = {"users": set()}
+    window: Window = Window(frozenset(), 0)
+
+
+def sample_inventory() -> Inventory:
+    """An inventory with sets big enough that hash order varies."""
+    names = {f"unit-{i}" for i in range(40)}
+    return Inventory(
+        shard=Shard(replicas=set(names)),
+        shards=[Shard(replicas={"c", "a", "b", *names})],
+        placement=Placement(**{"rack-names": frozenset(names)}),
+        quota={"users": set(names)},
+        window=Window(frozenset(names), 3),
     )

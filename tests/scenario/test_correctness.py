@@ -10,6 +10,7 @@ import dataclasses
 import datetime
 import json
 import logging
+import os
 import subprocess
 import sys
 from collections.abc import Callable, Generator
@@ -399,9 +400,10 @@ ENCODE = """
 import json, sys
 sys.path[:0] = {paths!r}
 from charms.leader_config.v0.leader_config import _Codec
-from rich import Topology, sample_topology
-codec = _Codec(Topology, "", "cluster")
-print(json.dumps(codec.encode(sample_topology()), sort_keys=True))
+from rich import Inventory, Topology, sample_inventory, sample_topology
+codecs = _Codec(Topology, "", "cluster"), _Codec(Inventory, "", "cluster")
+encoded = codecs[0].encode(sample_topology()) | codecs[1].encode(sample_inventory())
+print(json.dumps(encoded, sort_keys=True))
 """
 
 
@@ -411,7 +413,8 @@ def test_sets_at_any_depth_encode_alike_under_any_hash_seed():
     outputs = {
         subprocess.run(  # noqa: S603 (this interpreter, this test's own code)
             [sys.executable, "-c", code],
-            env={"PYTHONHASHSEED": seed},
+            # The environment passes on, so the child runs the code this process runs.
+            env={**os.environ, "PYTHONHASHSEED": seed},
             capture_output=True,
             text=True,
             check=True,
@@ -422,6 +425,12 @@ def test_sets_at_any_depth_encode_alike_under_any_hash_seed():
     encoded = json.loads(outputs.pop())
     assert json.loads(encoded["zones"])[1] == ["one", "three", "two"]
     assert json.loads(encoded["groups"])["a"] == ["q", "r", "s", "t"]
+    names = sorted(f"unit-{i}" for i in range(40))
+    assert json.loads(encoded["shard"]) == {"replicas": names}
+    assert json.loads(encoded["shards"]) == [{"replicas": sorted({"a", "b", "c", *names})}]
+    assert json.loads(encoded["placement"]) == {"rack-names": names}
+    assert json.loads(encoded["quota"]) == {"users": names}
+    assert json.loads(encoded["window"]) == [names, 3]
 
 
 def test_repeating_a_value_with_sets_in_another_order_sends_nothing_and_emits_nothing():

@@ -65,10 +65,11 @@ class MyCharm(ops.CharmBase):
   and a new config `revision` in one `relation-set`; a write that changes nothing
   sends nothing. A follower's write raises `NotLeaderError`.
 - Wire format: one key per field, `prefix + (alias or name)`, each value `json.dumps`
-  of the field's JSON-mode dump (sets sorted at every depth; computed fields are not
-  stored), as `ops.Relation.save` writes it. Reads validate in lax mode, so strict
-  models read back what they wrote. Reserved names, after the prefix:
-  `leader-config-revision` and `secret-id` (app keys), `leader-config-unit` (unit key).
+  of the field's JSON-mode dump (sets sorted at every depth: in models, dataclasses
+  and containers; computed fields are not stored), as `ops.Relation.save` writes
+  it. Reads validate in lax mode, so strict models read back what they wrote.
+  Reserved names, after the prefix: `leader-config-revision` and `secret-id` (app
+  keys), `leader-config-unit` (unit key).
 
 ## Secret fields and generated values
 
@@ -146,7 +147,7 @@ import typing_extensions
 
 LIBID = "4c9d7f3a1e6b4d2f8a5c0e9b7d3f1a26"
 LIBAPI = 0
-LIBPATCH = 11
+LIBPATCH = 12
 PYDEPS = ["pydantic>=2,<3"]
 
 logger = logging.getLogger(__name__)
@@ -395,25 +396,39 @@ def _canonical(value: object, dumped: object) -> object:
         return items
     if isinstance(dumped, dict):
         members = typing.cast("dict[str, object]", dumped)
+        fields = _field_values(value)
         if isinstance(value, pydantic.BaseModel):
-            fields = {
-                (field.serialization_alias or field.alias or name): getattr(value, name)
-                for name, field in type(value).model_fields.items()
-            }
             # The rest of a model's dump are its computed fields, which are not data (older
             # pydantic dumps them even for a round trip) and its extra fields.
             extra = value.model_extra or {}
-            return {
-                k: _canonical(fields[k], v) if k in fields else v
-                for k, v in members.items()
-                if k in fields or k in extra
-            }
+            members = {k: v for k, v in members.items() if k in fields or k in extra}
+        if fields:
+            return {k: _canonical(fields[k], v) if k in fields else v for k, v in members.items()}
         if isinstance(value, Mapping) and len(value) == len(members):  # pyright: ignore[reportUnknownArgumentType]
             originals = typing.cast("Mapping[object, object]", value).values()
             pairs = zip(members.items(), originals, strict=True)
             return {k: _canonical(v, d) for (k, d), v in pairs}
         return members
     return dumped
+
+
+def _field_values(value: object) -> dict[str, object]:
+    """The fields of a model or dataclass `value`, under each key its dump may use."""
+    infos: Mapping[str, Any]
+    if isinstance(value, pydantic.BaseModel):
+        infos = type(value).model_fields
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        # pydantic dataclasses describe their fields as models do; plain ones have names only.
+        described = getattr(type(value), "__pydantic_fields__", {})
+        infos = {field.name: described.get(field.name) for field in dataclasses.fields(value)}
+    else:
+        return {}
+    return {
+        key: getattr(value, name)
+        for name, info in infos.items()
+        for key in (name, getattr(info, "alias", None), getattr(info, "serialization_alias", None))
+        if key
+    }
 
 
 def _nested_types(annotation: Any, seen: set[int]) -> Iterator[Any]:
