@@ -266,6 +266,29 @@ def test_legacy_keys_are_retired_once_every_unit_runs_a_revision_that_uses_the_l
     assert {s.id for s in out.secrets} == {LEGACY_SECRET.id}  # taken over: kept
 
 
+class TakingOverByLabelCharm(TakingOverCharm):
+    """Gets the legacy secret by its label alone, as some old revisions did."""
+
+    def _legacy(self, relation: ops.Relation) -> Legacy | None:
+        old = relation.data[self.app]
+        if "secrets" not in old:
+            return None
+        secret = self.model.get_secret(label="legacy")
+        values = {"password": secret.get_content()["password"], "state": old["cluster-state"]}
+        return Legacy(values, keys=("secrets", "cluster-state", "salt"), secret=secret)
+
+
+def test_a_legacy_secret_got_by_label_alone_is_taken_over_and_kept_when_legacy_data_retires():
+    ctx = testing.Context(TakingOverByLabelCharm, meta=META)
+    out = ctx.run(ctx.on.upgrade_charm(), _with_records(_legacy_state(leader=True), 1, 2))
+    assert not set(LEGACY) & set(app_data(out))  # retired in the same hook
+    (secret,) = out.secrets
+    assert secret.id == LEGACY_SECRET.id
+    assert secret.latest_content["password"] == "old-pass-1"
+    assert json.loads(app_data(out)["lc-secret-id"]) == LEGACY_SECRET.id
+    assert GENERATED == []
+
+
 class CopyingCharm(ops.CharmBase):
     """Its secret field's content key is not the legacy secret's: the value is copied."""
 
@@ -315,6 +338,22 @@ def test_once_published_migrate_is_never_consulted_and_bad_own_data_is_invalid()
             mgr.charm.shared.get()
         mgr.run()
     assert calls == []
+
+
+def test_migrate_runs_once_per_hook_while_the_data_stays_the_same():
+    calls: list[str] = []
+
+    class Counting(AdoptingCharm):
+        def _from_legacy(self, relation: ops.Relation) -> Mapping[str, Any] | None:
+            calls.append("migrate")
+            return super()._from_legacy(relation)
+
+    ctx = testing.Context(Counting, meta=META, unit_id=1)
+    with ctx(ctx.on.update_status(), _legacy_state(leader=False, unit_id=1)) as mgr:
+        first, second = mgr.charm.shared.get(), mgr.charm.shared.get()
+        mgr.run()
+    assert first == second
+    assert calls == ["migrate"]
 
 
 class Raising(AdoptingCharm):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -306,6 +307,61 @@ def test_a_unit_that_joins_later_is_pending_until_it_acknowledges():
     _run(AckCharm, out, lambda c: seen.append(c.shared.rollout()))
     assert seen[-1].complete
     assert _applied_events(ctx) == []  # it fired for revision 1 already
+
+
+class MigratingCharm(ops.CharmBase):
+    """Gives `migrate=` (so each unit keeps a record) without acknowledge=True."""
+
+    def __init__(self, framework: ops.Framework):
+        super().__init__(framework)
+        self.shared = LeaderConfig(self, "cluster", Shared, migrate=lambda _: None)
+
+
+def test_a_unit_whose_stored_state_is_gone_keeps_the_acknowledgement_in_its_databag():
+    state = published_state("cluster", Shared(), peers_data={0: {}}, leader=False)
+    relation = peer_of(state)
+    relation = dataclasses.replace(
+        relation, local_unit_data={**relation.local_unit_data, **_record(1)}
+    )
+    assert not state.stored_states
+    state = dataclasses.replace(state, relations={relation})
+    out, _ = _run(MigratingCharm, state, event=lambda c, _: c.on.upgrade_charm(), unit_id=1)
+    assert peer_of(out).local_unit_data[RECORD] == json.dumps({"applied": 1})
+
+
+def test_the_leaders_own_departure_leaves_its_rollout_as_it_was():
+    # The leader is app/1 here: scenario reads a departing unit 0 as none given.
+    state = published_state("cluster", Shared(), leader=True, peers_data={0: _record(1)})
+    out, ctx = _run(AckCharm, state, lambda c: c.shared.acknowledge(), unit_id=1)
+    assert _applied_events(ctx) == [1]
+    ctx = testing.Context(AckCharm, meta=META, unit_id=1)
+    trigger = ctx.on.relation_departed(peer_of(out), remote_unit=0, departing_unit=1)
+    with ctx(trigger, out) as mgr:
+        assert mgr.charm.model.unit.name == os.environ["JUJU_DEPARTING_UNIT"]
+        mgr.run()
+        rollout = mgr.charm.shared.rollout()
+    assert rollout.complete
+
+
+def test_a_departure_is_no_concern_of_an_object_without_acknowledgements():
+    state = published_state("cluster", Shared(), leader=True, peers_data={1: {}, 2: {}})
+    relation = dataclasses.replace(peer_of(state), peers_data={1: {}})
+    state = dataclasses.replace(state, relations={relation})
+    ctx = testing.Context(SharedCharm, meta=META)
+    out = ctx.run(ctx.on.relation_departed(relation, remote_unit=2, departing_unit=2), state)
+    assert peer_of(out).local_unit_data == relation.local_unit_data
+    assert app_data(out) == dict(relation.local_app_data)
+
+
+def test_without_acknowledge_applied_never_fires_even_over_recorded_acknowledgements():
+    state = published_state("cluster", Shared(), leader=True, peers_data={1: _record(1)})
+    relation = peer_of(state)
+    relation = dataclasses.replace(
+        relation, local_unit_data={**relation.local_unit_data, **_record(1)}
+    )
+    state = dataclasses.replace(state, relations={relation})
+    _, ctx = _run(MigratingCharm, state, event=lambda c, _: c.on.leader_elected())
+    assert _applied_events(ctx) == []
 
 
 def test_the_leaders_hook_for_one_acknowledgement_reads_only_that_units_databag():

@@ -871,12 +871,11 @@ class _SecretStore:
 
     def is_ours(self, secret: ops.Secret, raw: Mapping[str, str]) -> bool:
         """Whether `secret` is the one this object's databag names (or bears its label)."""
-        secret_id = self.secret_id(raw)
         if secret.label == self.label:
             return True
-        return (
-            secret_id is not None and secret.id is not None and _same_secret(secret.id, secret_id)
-        )
+        secret_id = self.secret_id(raw)
+        # A secret got by label alone has no id until Juju is asked for it.
+        return secret_id is not None and _same_secret(self._id_of(secret), secret_id)
 
     def unavailable(self, names: list[str], reason: str) -> SecretUnavailableError:
         return SecretUnavailableError(
