@@ -456,16 +456,36 @@ def test_extra_fields_of_nested_models_mixed_sets_and_json_fields_round_trip():
     assert seen == [config]
 
 
+def test_a_validation_error_masks_the_inputs_of_secret_fields_and_of_no_other():
+    def write(charm: Any) -> None:
+        with pytest.raises(pydantic.ValidationError) as caught:
+            charm.shared.update(token=12345, region=678)
+        inputs = {(error["loc"][0], error["input"]) for error in caught.value.errors()}
+        assert inputs == {("token", "**********"), ("region", 678)}
+
+    _run(_charm(Token), testing.State(leader=True, relations={peer()}), write)
+
+
 # Secret removal recognises the config's secret by id, in either URI form
 
 
 @pytest.mark.parametrize(
-    ("form", "removed"),
-    [("secret://0b5b2d9c-model/{id}", True), ("secret://0b5b2d9c-model/another", False)],
-    ids=["this-secret-in-the-other-form", "another-secret"],
+    ("form", "stored_form", "removed"),
+    [
+        ("secret://0b5b2d9c-model/{id}", "secret:{id}", True),
+        ("secret:{id}", "secret://0b5b2d9c-model/{id}", True),
+        ("secret://0b5b2d9c-model/another", "secret:{id}", False),
+        ("secret:another", "secret://0b5b2d9c-model/{id}", False),
+    ],
+    ids=[
+        "event-in-the-long-form",
+        "databag-in-the-long-form",
+        "another-secret",
+        "another-secret-databag-long",
+    ],
 )
 def test_secret_remove_recognises_the_configs_secret_by_id_in_either_form(
-    form: str, removed: bool
+    form: str, stored_form: str, removed: bool
 ):
     charm = _charm(Token)
     published, _ = _run(
@@ -475,9 +495,12 @@ def test_secret_remove_recognises_the_configs_secret_by_id_in_either_form(
     )
     (secret,) = published.secrets
     stored_id: str = json.loads(app_data(published)["secret-id"])
-    event_id = form.format(id=stored_id.removeprefix("secret:"))
-    other = dataclasses.replace(secret, id=event_id, label="another-label")
-    state = dataclasses.replace(published, secrets={other})
+    bare_id = stored_id.removeprefix("secret:")
+    other = dataclasses.replace(secret, id=form.format(id=bare_id), label="another-label")
+    relation = peer_of(published)
+    data = {**relation.local_app_data, "secret-id": json.dumps(stored_form.format(id=bare_id))}
+    relation = dataclasses.replace(relation, local_app_data=data)
+    state = dataclasses.replace(published, secrets={other}, relations={relation})
     ctx = testing.Context(charm, meta=META, juju_version="3.6.4")
     calls: list[Any] = []
     with ctx(ctx.on.secret_remove(other, revision=1), state) as mgr:

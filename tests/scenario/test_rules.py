@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Annotated, Any
 
 import ops
 import pydantic
@@ -242,14 +242,59 @@ class TagsCharm(ops.CharmBase):
 def test_repeating_a_handled_set_value_is_a_noop_without_validation_work(
     monkeypatch: pytest.MonkeyPatch,
 ):
-    published = published_state("cluster", Tags(tags={"a", "b", "c"}), leader=True)
+    names = [f"tag-{i}" for i in range(30)]  # enough that iteration order is not sorted
+    published = published_state("cluster", Tags(tags=set(names)), leader=True)
     handled, _ = _run(TagsCharm, published, hook="leader_elected")
     calls = _count_validations(monkeypatch, Tags)
 
     def repeat(charm: TagsCharm) -> None:
         with counting_relation_sets(charm) as sets:
-            charm.shared.update(tags={"c", "b", "a"})
+            charm.shared.update(tags=set(names))
         assert sets == []
 
     _run(TagsCharm, handled, repeat)
     assert calls == []
+
+
+class Bounded(pydantic.BaseModel):
+    port: int = pydantic.Field(default=80, ge=1, le=65535)
+    name: Annotated[str, pydantic.StringConstraints(max_length=8)] = "x"
+    ranks: pydantic.Json[list[int]] = []  # the default is a validated value, as for any field
+
+
+class BoundedCharm(ops.CharmBase):
+    def __init__(self, framework: ops.Framework):
+        super().__init__(framework)
+        self.shared = LeaderConfig(self, "cluster", Bounded)
+
+
+def test_repeating_handled_values_of_constrained_and_json_fields_is_a_noop_without_validation(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    stored = Bounded(port=8080, name="db", ranks="[3, 1]")  # pyright: ignore[reportArgumentType]
+    published = published_state("cluster", stored, leader=True)
+    handled, _ = _run(BoundedCharm, published, hook="leader_elected")
+    calls = _count_validations(monkeypatch, Bounded)
+
+    def repeat(charm: BoundedCharm) -> None:
+        with counting_relation_sets(charm) as sets:
+            charm.shared.update(port=8080, name="db", ranks="[3, 1]")
+        assert sets == []
+
+    _run(BoundedCharm, handled, repeat)
+    assert calls == []
+
+
+def test_a_constrained_field_is_checked_by_update_before_anything_is_written():
+    published = published_state("cluster", Bounded(), leader=True)
+    handled, _ = _run(BoundedCharm, published, hook="leader_elected")
+
+    def write(charm: BoundedCharm) -> None:
+        with counting_relation_sets(charm) as sets:
+            with pytest.raises(pydantic.ValidationError, match="port"):
+                charm.shared.update(port=0)
+            with pytest.raises(pydantic.ValidationError, match="name"):
+                charm.shared.update(name="far too long")
+        assert sets == []
+
+    _run(BoundedCharm, handled, write)
