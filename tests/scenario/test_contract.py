@@ -194,7 +194,52 @@ def test_every_run_time_error_names_its_relation():
     (error,) = errors
     assert isinstance(error, SecretUnavailableError)
     assert (error.relation_name, error.fields) == ("cluster", ("token",))
-    assert "cannot read secret field(s) token" in str(error)
+    assert str(error).startswith(
+        f"cannot read secret field(s) token of the shared config in 'cluster': Juju cannot"
+        f" read {json.loads(dict(peer_of(gone).local_app_data)['secret-id'])}: "
+    )
+
+
+class TwoSecrets(pydantic.BaseModel):
+    first: pydantic.SecretStr | None = None
+    second: pydantic.SecretStr | None = None
+
+
+def test_a_secret_that_lacks_the_fields_content_names_every_missing_field():
+    config = TwoSecrets(first=pydantic.SecretStr("1"), second=pydantic.SecretStr("2"))
+    follower = published_state("cluster", config, peers_data={0: {}})
+    (secret,) = follower.secrets
+    emptied = {k: v for k, v in secret.tracked_content.items() if k not in ("first", "second")}
+    secret = dataclasses.replace(secret, tracked_content=emptied, latest_content=emptied)
+    state = dataclasses.replace(follower, secrets={secret})
+
+    def read(charm: Any) -> None:
+        with pytest.raises(SecretUnavailableError) as caught:
+            charm.shared.get()
+        assert caught.value.fields == ("first", "second")
+        assert str(caught.value) == (
+            "cannot read secret field(s) first, second of the shared config in 'cluster':"
+            " the secret does not hold them"
+        )
+
+    _run(_charm(TwoSecrets), state, read)
+
+
+def test_every_undecodable_key_is_named_in_one_message():
+    state = testing.State(relations={peer({"log_level": "nope", "members": "[1"}, peers=(0,))})
+
+    def read(charm: Any) -> None:
+        with pytest.raises(InvalidConfigError) as caught:
+            charm.shared.get()
+        assert caught.value.keys == ("log_level", "members")
+        message = str(caught.value)
+        assert message.startswith(
+            "the shared config in the 'cluster' application databag is invalid for Shared:"
+            " 'log_level': not JSON ("
+        )
+        assert "); 'members': not JSON (" in message
+
+    _run(SharedCharm, state, read)
 
 
 class Generated(pydantic.BaseModel):
@@ -211,7 +256,10 @@ def test_a_pending_fields_error_names_every_awaited_field_and_the_relation():
             charm.shared.get()
         assert caught.value.fields == ("first", "second")
         assert caught.value.relation_name == "cluster"
-        assert "lacks first, second, which only the leader generates" in str(caught.value)
+        assert str(caught.value) == (
+            "the shared config in 'cluster' lacks first, second, which only the leader"
+            " generates: the leader has not published them yet"
+        )
 
     _run(_charm(Generated), state, read)
 
@@ -263,13 +311,13 @@ def test_a_model_level_validation_error_names_every_key_present():
 @pytest.mark.parametrize(("stored", "revision"), [("0", 0), ("7", 7)])
 def test_a_stored_revision_of_zero_or_more_is_read_as_it_is(stored: str, revision: int):
     data = {"log_level": '"info"', "members": "[]", REVISION: stored}
-    seen: list[int | None] = []
+    seen: list[tuple[int | None, Shared | None]] = []
     _run(
         SharedCharm,
         testing.State(relations={peer(data, peers=(0,))}),
-        lambda c: seen.append(c.shared.revision),
+        lambda c: seen.append((c.shared.revision, c.shared.get())),
     )
-    assert seen == [revision]
+    assert seen == [(revision, Shared())]
 
 
 @pytest.mark.parametrize("stored", ["-1", '"3"', "1.5", "true"])
@@ -290,7 +338,11 @@ def test_a_secret_id_key_that_holds_no_secret_id_is_a_clear_error(stored: str):
     data = {"token": '"marker"', "region": '"eu"', "secret-id": stored}
 
     def read(charm: Any) -> None:
-        with pytest.raises(SecretUnavailableError, match="holds no secret id"):
+        with pytest.raises(
+            SecretUnavailableError,
+            match=r"of the shared config in 'cluster': the databag key 'secret-id' holds no"
+            r" secret id$",
+        ):
             charm.shared.get()
 
     _run(_charm(Token), testing.State(relations={peer(data, peers=(0,))}), read)
@@ -374,7 +426,9 @@ def test_a_follower_is_told_that_only_the_leader_writes():
 
 def test_a_write_before_the_relation_exists_says_when_it_will():
     def write(charm: SharedCharm) -> None:
-        with pytest.raises(NotReadyError, match="created after install"):
+        with pytest.raises(
+            NotReadyError, match=r" relation does not exist \(it is created after install\)$"
+        ):
             charm.shared.update(log_level="debug")
 
     _run(SharedCharm, testing.State(leader=True), write, hook="install")
