@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -627,6 +628,50 @@ def test_a_secret_change_juju_cannot_undo_is_logged(caplog: pytest.LogCaptureFix
     )
 
 
+def test_an_old_secret_juju_cannot_remove_is_logged_and_the_write_stands(
+    caplog: pytest.LogCaptureFixture,
+):
+    charm = _charm(Token)
+    published, _ = _run(
+        charm,
+        testing.State(leader=True, relations={peer()}),
+        lambda c: c.shared.update(token=pydantic.SecretStr("t-1")),
+    )
+
+    def remove_the_secret_field(charm: Any) -> None:
+        backend: Any = charm.model._backend  # pyright: ignore[reportPrivateUsage]
+
+        def refused(*_: Any, **__: Any) -> None:
+            raise ops.ModelError("ERROR remove refused")
+
+        backend.secret_remove = refused
+        charm.shared.update(token=None)
+
+    with caplog.at_level(logging.WARNING):
+        out, _ = _run(charm, published, remove_the_secret_field)
+    assert _messages(caplog) == [
+        "LeaderConfig(relation_name='cluster', schema=Token): could not remove the old"
+        " secret: ERROR remove refused"
+    ]
+    assert "secret-id" not in app_data(out)
+
+
+def test_a_relation_set_on_a_relation_that_is_gone_says_so():
+    def write(charm: SharedCharm) -> None:
+        backend: Any = charm.model._backend  # pyright: ignore[reportPrivateUsage]
+
+        def gone(*_: Any, **__: Any) -> None:
+            raise ops.RelationNotFoundError()
+
+        backend.relation_set = gone
+        with pytest.raises(NotReadyError) as caught:
+            charm.shared.update(log_level="debug")
+        assert str(caught.value) == "the 'cluster' peer relation is gone"
+        assert caught.value.relation_name == "cluster"
+
+    _run(SharedCharm, testing.State(leader=True, relations={peer()}), write)
+
+
 def test_a_secret_that_is_gone_is_replaced_and_the_replacement_logged(
     caplog: pytest.LogCaptureFixture,
 ):
@@ -791,6 +836,21 @@ def test_the_deprecated_helpers_pass_every_argument_on_and_warn_at_the_caller():
     state = testing.State(relations={relation}, secrets=secrets)
     with pytest.warns(DeprecationWarning, match="config_from_state is deprecated"):
         assert leader_config.config_from_state(state, "cluster", Token, prefix="x-") == config
+
+
+def test_a_deprecated_helper_without_the_testing_library_says_how_to_fetch_it(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    package = sys.modules["charms.leader_config.v0"]
+    monkeypatch.delattr(package, "testing", raising=False)
+    monkeypatch.setitem(sys.modules, "charms.leader_config.v0.testing", None)  # not fetched
+    deprecated = pytest.warns(DeprecationWarning, match="is deprecated")
+    with deprecated, pytest.raises(ImportError) as caught:
+        leader_config.peer_relation_with("cluster", Token())
+    assert str(caught.value) == (
+        "peer_relation_with moved to the charms.leader_config.v0.testing library: fetch it"
+        " with `charmcraft fetch-lib charms.leader_config.v0.testing`"
+    )
 
 
 def test_a_changed_event_handler_sees_the_revision_of_the_view():

@@ -317,6 +317,32 @@ def test_a_copied_legacy_secret_is_removed_once_every_unit_runs_the_library():
     assert GENERATED == []
 
 
+def test_a_copied_legacy_secret_juju_cannot_remove_keeps_the_legacy_keys_for_a_later_try(
+    caplog: pytest.LogCaptureFixture,
+):
+    ctx = testing.Context(CopyingCharm, meta=META)
+    state = _with_records(_legacy_state(leader=True), 1, 2)
+    with caplog.at_level(logging.WARNING), ctx(ctx.on.upgrade_charm(), state) as mgr:
+        backend: Any = mgr.charm.model._backend  # pyright: ignore[reportPrivateUsage]
+
+        def refused(*_: Any, **__: Any) -> None:
+            raise ops.ModelError("ERROR remove refused")
+
+        backend.secret_remove = refused
+        out = mgr.run()
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == [
+        "LeaderConfig(relation_name='cluster', schema=Cluster, prefix='lc-'): legacy data"
+        " not retired yet: ERROR remove refused"
+    ]
+    assert {key: app_data(out)[key] for key in LEGACY} == LEGACY
+    assert LEGACY_SECRET.id in {s.id for s in out.secrets}
+    ctx = testing.Context(CopyingCharm, meta=META)
+    out = ctx.run(ctx.on.leader_elected(), out)
+    assert not set(LEGACY) & set(app_data(out))
+    assert LEGACY_SECRET.id not in {s.id for s in out.secrets}
+    assert GENERATED == []
+
+
 def test_once_published_migrate_is_never_consulted_and_bad_own_data_is_invalid():
     calls: list[str] = []
 

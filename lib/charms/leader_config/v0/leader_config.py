@@ -1162,14 +1162,16 @@ class _Adoption:
     def retire(
         self, relation: ops.Relation, app: ops.Application, ours: Callable[[ops.Secret], bool]
     ) -> None:
-        """Delete the legacy keys and remove a copied legacy secret; leader only."""
+        """Remove a copied legacy secret, then delete the legacy keys; leader only."""
         legacy = self.call(relation)
         if legacy is None:
             return
-        databag = relation.data[app]
-        databag.update({k: "" for k in legacy.keys if k in databag and k not in self._own_keys})
+        # The secret first: if Juju refuses it, the keys that lead to it are still there
+        # when the leader tries again in a later hook.
         if legacy.secret is not None and not ours(legacy.secret):
             legacy.secret.remove_all_revisions()
+        databag = relation.data[app]
+        databag.update({k: "" for k in legacy.keys if k in databag and k not in self._own_keys})
 
 
 # The object
@@ -1253,6 +1255,7 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         _claim_keys(charm.framework, codec, own_keys, f"the {schema.__name__} LeaderConfig")
         super().__init__(charm, f"{relation_name}:{prefix}")
         self._relation_name = relation_name
+        self._prefix = prefix
         self._codec = codec
         self._acknowledge = acknowledge
         self.secret_label = _secret_label(relation_name, prefix)
@@ -1303,9 +1306,11 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         self.framework.observe(charm.on.collect_unit_status, self._on_end_of_hook)
 
     def __repr__(self) -> str:
+        # The prefix tells apart the objects that share a relation, in logs and errors.
+        prefix = f", prefix={self._prefix!r}" if self._prefix else ""
         return (
             f"{type(self).__name__}(relation_name={self._relation_name!r},"
-            f" schema={self._codec.schema.__name__})"
+            f" schema={self._codec.schema.__name__}{prefix})"
         )
 
     # Reading
