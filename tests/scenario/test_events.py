@@ -219,7 +219,14 @@ def test_invalid_stored_data_logs_a_warning_and_emits_nothing_without_failing_th
     assert changed_events(ctx) == []
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1
-    assert "'log_level'" in warnings[0].getMessage()
+    assert (
+        warnings[0]
+        .getMessage()
+        .startswith(
+            "the shared config in the 'cluster' application databag is invalid for Shared:"
+            " 'log_level': "
+        )
+    )
     # Once the data is valid again the unit sees it, with every field on its first view.
     relation = dataclasses.replace(peer_of(out), local_app_data={"log_level": '"debug"'})
     ctx = make_context(unit_id=1)

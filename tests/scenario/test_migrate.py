@@ -163,6 +163,11 @@ def test_a_raw_value_under_an_own_key_is_adopted_and_taken_over_once_every_unit_
         ):
             mgr.charm.shared.update(state="running")
         mgr.run()
+    ctx = testing.Context(SameKeysCharm, meta=META)
+    with ctx(ctx.on.update_status(), out) as mgr:  # `set` as the hook's first read
+        with pytest.raises(NotReadyError):
+            mgr.charm.shared.set(Cluster(admin_password=pydantic.SecretStr("x")))
+        mgr.run()
     # Both peers say they run a revision that uses the library: the leader takes over.
     record = {"leader-config-unit": "{}"}
     relation = dataclasses.replace(peer_of(out), peers_data={1: record, 2: record})

@@ -219,6 +219,22 @@ def test_in_an_adopting_hook_get_after_the_leaders_own_update_returns_the_writte
     assert app_data(out)[REVISION] == "1"
 
 
+@pytest.mark.parametrize("write", ["update", "set"])
+def test_in_an_action_the_leaders_first_write_while_adopting_works(write: str):
+    state = testing.State(leader=True, relations={peer({"log-level": "debug"}, peers=())})
+
+    def first_write(charm: Adopting) -> None:
+        if write == "update":
+            charm.shared.update(log_level="info", members=["a"])
+        else:
+            charm.shared.set(Shared(log_level="info", members=["a"]))
+
+    out, _ = _run(Adopting, state, first_write)
+    data = app_data(out)
+    assert (data["log_level"], data["members"], data[REVISION]) == ('"info"', '["a"]', "1")
+    assert "log-level" not in data  # a one-unit application: retired at once
+
+
 def test_complete_but_undecodable_own_keys_are_adopted_and_published_at_the_end_of_the_hook():
     legacy = {"log_level": "debug", "members": "a,b", "log-level": "debug"}  # raw, not JSON
     state = testing.State(leader=True, relations={peer(legacy, peers=())})
