@@ -96,7 +96,13 @@ class Shard:
 class Placement:
     """A pydantic dataclass whose set field has an alias."""
 
-    racks: frozenset[str] = pydantic.Field(default=frozenset(), alias="rack-names")
+    racks: frozenset[str] = pydantic.Field(default=frozenset(), alias="rackNames")
+
+
+class Rack(pydantic.BaseModel):
+    """A nested model whose set field has an alias."""
+
+    hosts: set[str] = pydantic.Field(default=set(), alias="hostNames")
 
 
 class Quota(TypedDict):
@@ -109,11 +115,12 @@ class Window(NamedTuple):
 
 
 class Inventory(pydantic.BaseModel):
-    """Sets inside dataclasses, a TypedDict and a NamedTuple, at the top and in a list."""
+    """Sets in dataclasses, a TypedDict, a NamedTuple and aliased fields, at any depth."""
 
     shard: Shard = Shard()
     shards: list[Shard] = []
     placement: Placement = Placement()
+    rack: Rack = Rack()
     quota: Quota = {"users": set()}
     window: Window = Window(frozenset(), 0)
 
@@ -124,7 +131,8 @@ def sample_inventory() -> Inventory:
     return Inventory(
         shard=Shard(replicas=set(names)),
         shards=[Shard(replicas={"c", "a", "b", *names})],
-        placement=Placement(**{"rack-names": frozenset(names)}),
+        placement=Placement(**{"rackNames": frozenset(names)}),
+        rack=Rack(hostNames=set(names)),
         quota={"users": set(names)},
         window=Window(frozenset(names), 3),
     )

@@ -423,10 +423,11 @@ def _field_values(value: object) -> dict[str, object]:
         infos = {field.name: described.get(field.name) for field in dataclasses.fields(value)}
     else:
         return {}
+    # pydantic sets a field's serialization alias from its alias unless given apart.
     return {
         key: getattr(value, name)
         for name, info in infos.items()
-        for key in (name, getattr(info, "alias", None), getattr(info, "serialization_alias", None))
+        for key in (name, getattr(info, "serialization_alias", None))
         if key
     }
 
