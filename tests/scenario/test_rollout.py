@@ -386,6 +386,25 @@ def test_a_new_leader_rebuilds_its_tally_from_every_units_record():
     assert out.unit_status == ops.ActiveStatus("applied 1")
 
 
+class QuietAckCharm(ops.CharmBase):
+    """Opts into acknowledgements and does nothing on its events."""
+
+    def __init__(self, framework: ops.Framework):
+        super().__init__(framework)
+        self.shared = LeaderConfig(self, "cluster", Shared, acknowledge=True)
+
+
+def test_a_new_leader_fires_applied_in_its_election_hook_for_a_complete_rollout():
+    state = published_state("cluster", Shared(), leader=True, peers_data={1: _record(1)})
+    relation = peer_of(state)
+    relation = dataclasses.replace(
+        relation, local_unit_data={**relation.local_unit_data, **_record(1)}
+    )
+    state = dataclasses.replace(state, relations={relation})
+    _, ctx = _run(QuietAckCharm, state, event=lambda c, _: c.on.leader_elected())
+    assert _applied_events(ctx) == [1]
+
+
 def test_acknowledgements_work_on_a_charm_that_also_logs(caplog: pytest.LogCaptureFixture):
     with caplog.at_level(logging.WARNING):
         cluster = Cluster(AckCharm, META)
