@@ -15,7 +15,8 @@ application through deployments, leadership changes, failures and scale-downs:
   them when it chooses and in any order (`deliver`, `settle`);
 - a hook that raises (`testing.errors.UncaughtCharmError`) or that the test marks
   as failed commits nothing: not its relation data, not its stored state; Juju
-  retries a failed `relation-changed`, so that one stays queued;
+  retries a failed `relation-changed`, so that one stays queued (`settle` raises
+  `ClusterError` once a unit's hooks fail 20 times in a row, rather than loop);
 - leadership moves with `elect`; units join with `add_unit` and leave with
   `remove_unit`;
 - app-owned secrets: the leader's `State.secrets` are carried to every unit.
@@ -51,6 +52,9 @@ CharmT = TypeVar("CharmT", bound=ops.CharmBase)
 
 JUJU_UNIT_KEYS = ("egress-subnets", "ingress-address", "private-address")
 """The keys Juju itself writes to every unit databag; they are not JSON."""
+
+
+_MAX_FAILURES_IN_A_ROW = 20
 
 
 class ClusterError(Exception):
@@ -323,6 +327,7 @@ class Cluster(Generic[CharmT]):
         preferred = (
             list(order) if order is not None and not isinstance(order, random.Random) else []
         )
+        failures_in_a_row: dict[int, int] = {}
         while self.has_pending():
             waiting = [u for u in self.units if self._units[u].pending]
             if isinstance(order, random.Random):
@@ -331,7 +336,16 @@ class Cluster(Generic[CharmT]):
                 unit = next((u for u in preferred if u in waiting), waiting[0])
                 if unit in preferred:
                     preferred.remove(unit)
-            self.deliver(unit)
+            record = self.deliver(unit)
+            if record is None or not record.failed:
+                failures_in_a_row[unit] = 0
+                continue
+            failures_in_a_row[unit] = failures_in_a_row.get(unit, 0) + 1
+            # Juju would retry such a hook forever; a test had better fail, and say why.
+            if failures_in_a_row[unit] == _MAX_FAILURES_IN_A_ROW:
+                raise ClusterError(
+                    f"{record.hook} on unit/{unit} failed {_MAX_FAILURES_IN_A_ROW} times in a row"
+                ) from record.error
 
     # The application's life
 

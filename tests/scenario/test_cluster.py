@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import ops
 import pytest
 import yaml
+from ops import testing
 
 from benchmarks.charms.tester_no_ack import NoAckTesterCharm
 from charm import Shared
@@ -324,3 +325,29 @@ def test_asking_for_a_unit_that_is_gone_is_an_error():
     cluster.remove_unit(1)
     with pytest.raises(ClusterError, match="unit/1"):
         cluster.run(1, "update-status")
+
+
+class BrokenFollower(NoAckTesterCharm):
+    """Once broken, fails every peer relation-changed on a follower, as a buggy charm would."""
+
+    broken = False
+
+    def __init__(self, framework: ops.Framework):
+        super().__init__(framework)
+        framework.observe(self.on["cluster"].relation_changed, self._break)
+
+    def _break(self, _: ops.RelationChangedEvent) -> None:
+        if self.broken and not self.unit.is_leader():
+            raise RuntimeError("broken")
+
+
+def test_settling_stops_with_an_error_when_a_hook_keeps_failing(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    cluster = make_cluster(BrokenFollower)
+    cluster.deploy(2)
+    monkeypatch.setattr(BrokenFollower, "broken", True)
+    cluster.run(0, "update-status", prepare=lambda c: c.shared.update(log_level="debug"))
+    with pytest.raises(ClusterError, match=r"on unit/1 failed 20 times in a row") as caught:
+        cluster.settle()
+    assert isinstance(caught.value.__cause__, testing.errors.UncaughtCharmError)
