@@ -11,7 +11,12 @@ import pydantic
 import pytest
 from ops import testing
 
-from charms.leader_config.v0.leader_config import LeaderConfig, LeaderConfigChangedEvent, Legacy
+from charms.leader_config.v0.leader_config import (
+    LeaderConfig,
+    LeaderConfigChangedEvent,
+    LeaderConfigError,
+    Legacy,
+)
 from charms.leader_config.v0.testing import follower_state, published_state
 from conftest import META, Shared, SharedCharm, app_data, counting_relation_sets, peer, peer_of
 
@@ -233,6 +238,27 @@ def test_in_an_action_the_leaders_first_write_while_adopting_works(write: str):
     data = app_data(out)
     assert (data["log_level"], data["members"], data[REVISION]) == ('"info"', '["a"]', "1")
     assert "log-level" not in data  # a one-unit application: retired at once
+
+
+def test_after_a_failed_write_while_adopting_get_returns_what_is_stored():
+    state = testing.State(leader=True, relations={peer({"log-level": "debug"}, peers=())})
+    seen: list[Any] = []
+
+    def write_refused(charm: Adopting) -> None:
+        seen.append(charm.shared.get())
+        backend: Any = charm.model._backend  # pyright: ignore[reportPrivateUsage]
+
+        def refused(*_: Any, **__: Any) -> None:
+            raise ops.ModelError("ERROR permission denied")
+
+        original, backend.relation_set = backend.relation_set, refused
+        with pytest.raises(LeaderConfigError):
+            charm.shared.update(log_level="info")
+        backend.relation_set = original
+        seen.append(charm.shared.get())
+
+    _run(Adopting, state, write_refused)
+    assert seen == [Shared(log_level="debug"), Shared(log_level="debug")]
 
 
 def test_complete_but_undecodable_own_keys_are_adopted_and_published_at_the_end_of_the_hook():
