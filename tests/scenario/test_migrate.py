@@ -273,6 +273,44 @@ def test_legacy_keys_are_retired_once_every_unit_runs_a_revision_that_uses_the_l
     assert {s.id for s in out.secrets} == {LEGACY_SECRET.id}  # taken over: kept
 
 
+def _published_by_a_leader_that_left(*, waiting_for: int | None) -> testing.State:
+    """Unit 0 took the legacy data over and left; unit 1 is leader, its stored state new.
+
+    Unit 2, if `waiting_for` names it, has no record yet; the other peers have one.
+    """
+    ctx = testing.Context(TakingOverCharm, meta=META)
+    out = ctx.run(ctx.on.upgrade_charm(), _legacy_state(leader=True))
+    assert "salt" in app_data(out)  # units 1 and 2 have no record yet
+    relation = peer_of(out)
+    record = {"lc-leader-config-unit": "{}"}
+    peers = {2: {} if waiting_for == 2 else record} if waiting_for is not None else {}
+    relation = dataclasses.replace(
+        relation, peers_data=peers, local_unit_data={**relation.local_unit_data, **record}
+    )
+    return dataclasses.replace(out, relations={relation}, stored_states=frozenset())
+
+
+def test_a_leader_elected_on_the_old_revision_retires_legacy_data_in_its_first_hook_on_the_new():
+    state = _published_by_a_leader_that_left(waiting_for=None)
+    ctx = testing.Context(TakingOverCharm, meta=META, unit_id=1)
+    out = ctx.run(ctx.on.upgrade_charm(), state)
+    assert not set(LEGACY) & set(app_data(out))
+    assert {s.id for s in out.secrets} == {LEGACY_SECRET.id}  # taken over: kept
+
+
+def test_the_last_units_record_retires_the_legacy_keys_on_a_leader_whose_stored_state_is_gone():
+    state = _published_by_a_leader_that_left(waiting_for=2)
+    ctx = testing.Context(TakingOverCharm, meta=META, unit_id=1)
+    out = ctx.run(ctx.on.update_status(), state)
+    assert "salt" in app_data(out)  # unit 2 may still read the legacy keys
+    relation = peer_of(out)
+    relation = dataclasses.replace(relation, peers_data={2: {"lc-leader-config-unit": "{}"}})
+    out = dataclasses.replace(out, relations={relation}, stored_states=frozenset())
+    ctx = testing.Context(TakingOverCharm, meta=META, unit_id=1)
+    out = ctx.run(ctx.on.relation_changed(relation, remote_unit=2), out)
+    assert not set(LEGACY) & set(app_data(out))
+
+
 class TakingOverByLabelCharm(TakingOverCharm):
     """Gets the legacy secret by its label alone, as some old revisions did."""
 

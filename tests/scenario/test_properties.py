@@ -411,7 +411,7 @@ LOG = LogRecords()
 class Counts:
     def __init__(self):
         self.sequences = self.steps = self.hooks = self.failed_hooks = 0
-        self.events = self.applied = self.skipped = 0
+        self.events = self.applied = 0
 
     def count(self, record: HookRecord) -> None:
         self.hooks += 1
@@ -1265,27 +1265,8 @@ class AdoptionSequences(RuleBasedStateMachine):
     @rule(data=st.data())
     def pod_is_recreated(self, data: st.DataObject):
         unit = data.draw(st.sampled_from(self.cluster.units))
-        if self.leader_would_lose_its_tally(unit):
-            ADOPTION_COUNTS.skipped += 1
-            return
         # On the revision it ran (a partitioned rollout upgrades pods one by one).
         self.cluster.recreate(unit)
-
-    def leader_would_lose_its_tally(self, unit: int) -> bool:
-        """SKIPPED STEP, for a library bug: a leader whose stored state is gone never retires.
-
-        `_Rollouts.note` rebuilds the lost tally from every unit's record, the record it
-        is noting included, finds no change and sets no `_tally_changed`: when the last
-        unit's record arrives, the legacy keys are not retired (nor, with
-        acknowledgements, does `applied` fire for the last acknowledgement). Reproduced
-        by `test_the_last_units_record_retires_the_legacy_keys_on_a_leader_whose_stored_
-        state_is_gone`. Remove this skip once the library is fixed.
-        """
-        return (
-            unit == self.cluster.leader
-            and self.runs_new(unit)
-            and LEGACY_SECRET_ID in self.cluster.app_data
-        )
 
     @precondition(lambda self: self.prefix == "" and self.old_units and self.new_units)
     @rule(data=st.data(), level=levels)
@@ -1421,7 +1402,7 @@ def _run(
             f"\n{what} ({PROFILE} profile): {counts.sequences} sequences, {counts.steps} steps,"
             f" {counts.hooks} hooks ({counts.failed_hooks} failed on purpose),"
             f" {counts.events} changed events, {counts.applied} applied events,"
-            f" {counts.skipped} steps skipped for a library bug, {time.monotonic() - start:.1f} s"
+            f" {time.monotonic() - start:.1f} s"
         )
 
 

@@ -1016,6 +1016,10 @@ class _Rollouts:
         """Rebuild the tally when next needed (a new leader may have missed records)."""
         self._stored.tally_valid = False
 
+    def has_tally(self) -> bool:
+        """Whether this unit keeps a tally that follows every record; leader only."""
+        return bool(self._stored.tally_valid)
+
     def note(self, relation: ops.Relation, unit: ops.Unit) -> bool:
         """Update the tally for `unit`, which joined, changed or departed; leader only."""
         tally = dict(self.tally(relation))
@@ -1760,7 +1764,11 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
             rollouts.announce(relation)  # this unit runs a revision that uses this library
         if isinstance(event, ops.LeaderElectedEvent):
             rollouts.forget()
+        if leader and not rollouts.has_tally():
+            # Elected, its stored state gone, or its first hook on this revision: the
+            # leader looks at the whole rollout (and retirement) at the end of the hook.
             self._tally_changed = True
+            self._view_cache = None
         elif (
             leader
             and isinstance(event, ops.RelationChangedEvent)
