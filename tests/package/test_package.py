@@ -134,11 +134,14 @@ def test_installed_package_runs_a_scenario_test(dist: Path, tmp_path: Path):
     work = tmp_path / "work"
     work.mkdir()
     shutil.copy(INSTALLED_CHECK, work / "test_installed.py")
+    # An empty config of its own: with none (or `-c /dev/null`), pytest collects from a
+    # directory above `work`, and scans every entry of a crowded /tmp on the way.
+    (work / "pytest.ini").write_text("[pytest]\n")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env["PYTHONPATH"] = str(tmp_path / "other")
     output = run(
         python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "error",
-        "--rootdir", work, "-c", os.devnull, "test_installed.py",
+        "--rootdir", work, "-c", work / "pytest.ini", "test_installed.py",
         cwd=work, env=env,
     )  # fmt: skip
     assert "4 passed" in output, output
