@@ -300,7 +300,7 @@ def test_repeating_a_handled_set_value_is_a_noop_without_validation_work(
 
 class Bounded(pydantic.BaseModel):
     port: int = pydantic.Field(default=80, ge=1, le=65535)
-    name: Annotated[str, pydantic.StringConstraints(max_length=8)] = "x"
+    name: Annotated[str, pydantic.Field(max_length=8)] = "x"
     ranks: pydantic.Json[list[int]] = []  # the default is a validated value, as for any field
 
 
