@@ -353,13 +353,18 @@ def test_a_departure_is_no_concern_of_an_object_without_acknowledgements():
     assert app_data(out) == dict(relation.local_app_data)
 
 
-def test_without_acknowledge_applied_never_fires_even_over_recorded_acknowledgements():
+def _leader_and_peer_both_applied_revision_1() -> testing.State:
+    """Revision 1 published; the leader's record and its peer's both say they applied it."""
     state = published_state("cluster", Shared(), leader=True, peers_data={1: _record(1)})
     relation = peer_of(state)
     relation = dataclasses.replace(
         relation, local_unit_data={**relation.local_unit_data, **_record(1)}
     )
-    state = dataclasses.replace(state, relations={relation})
+    return dataclasses.replace(state, relations={relation})
+
+
+def test_without_acknowledge_applied_never_fires_even_over_recorded_acknowledgements():
+    state = _leader_and_peer_both_applied_revision_1()
     _, ctx = _run(MigratingCharm, state, event=lambda c, _: c.on.leader_elected())
     assert _applied_events(ctx) == []
 
@@ -395,12 +400,7 @@ class QuietAckCharm(ops.CharmBase):
 
 
 def test_a_new_leader_fires_applied_in_its_election_hook_for_a_complete_rollout():
-    state = published_state("cluster", Shared(), leader=True, peers_data={1: _record(1)})
-    relation = peer_of(state)
-    relation = dataclasses.replace(
-        relation, local_unit_data={**relation.local_unit_data, **_record(1)}
-    )
-    state = dataclasses.replace(state, relations={relation})
+    state = _leader_and_peer_both_applied_revision_1()
     _, ctx = _run(QuietAckCharm, state, event=lambda c, _: c.on.leader_elected())
     assert _applied_events(ctx) == [1]
 
