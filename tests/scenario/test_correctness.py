@@ -164,6 +164,23 @@ def test_a_secret_value_anywhere_but_a_top_level_secret_str_field_is_refused_nam
     assert "SecretStr | None" in message  # the supported shapes
 
 
+GENERIC_SECRET: Any = getattr(pydantic, "Secret", None)  # new in pydantic 2.7
+
+
+@pytest.mark.skipif(GENERIC_SECRET is None, reason="pydantic.Secret is new in 2.7")
+@pytest.mark.parametrize("shape", ["bare", "optional", "in-list"])
+def test_a_generic_secret_anywhere_is_refused_naming_the_field(shape: str):
+    # `pydantic.Secret[str]` is a generic alias, not a class; it masks its value all the same.
+    annotation: Any = {
+        "bare": GENERIC_SECRET[str],
+        "optional": GENERIC_SECRET[str] | None,
+        "in-list": list[GENERIC_SECRET[int]],
+    }[shape]
+    schema = pydantic.create_model("Generic", key=(annotation, None))
+    message = construction_error(charm_with(schema), ValueError)
+    assert "Generic.key: a Secret here would reach the databag masked" in message
+
+
 def test_a_model_without_secrets_nested_anywhere_is_accepted():
     out, _ = run(charm_with(Topology), leader_state(), lambda c: c.shared.update())
     assert REVISION in app_data(out)

@@ -124,6 +124,28 @@ def test_the_leader_emits_once_after_its_own_effective_write_naming_the_changed_
     assert out.unit_status == ops.ActiveStatus("log_level=debug")
 
 
+def test_a_leader_that_writes_a_value_and_writes_it_back_in_one_hook_emits_nothing():
+    published = _leader_publishes()
+    ctx = make_context()
+    with ctx(ctx.on.update_status(), published) as mgr:
+        mgr.charm.shared.update(log_level="debug")
+        mgr.charm.shared.update(log_level="info", members=["a"])
+        mgr.charm.shared.update(members=[])
+        out = mgr.run()
+    assert app_data(out)["leader-config-revision"] == "4"
+    assert changed_events(ctx) == []
+
+
+def test_a_leader_names_only_the_fields_whose_value_differs_at_the_end_of_the_hook():
+    published = _leader_publishes()
+    ctx = make_context()
+    with ctx(ctx.on.update_status(), published) as mgr:
+        mgr.charm.shared.update(log_level="debug", members=["a"])
+        mgr.charm.shared.update(log_level="info")
+        mgr.run()
+    assert changed_events(ctx) == [frozenset({"members"})]
+
+
 def test_a_leader_relation_changed_for_its_own_write_emits_nothing_more():
     published = _leader_publishes()
     ctx = make_context()

@@ -405,6 +405,28 @@ def test_a_new_leader_fires_applied_in_its_election_hook_for_a_complete_rollout(
     assert _applied_events(ctx) == [1]
 
 
+def test_a_leader_whose_stored_state_is_gone_fires_applied_in_a_hook_where_it_reads_the_rollout():
+    state = dataclasses.replace(_leader_and_peer_both_applied_revision_1(), stored_states=set())
+    complete: list[bool] = []
+    _, ctx = _run(QuietAckCharm, state, lambda c: complete.append(c.shared.rollout().complete))
+    assert complete == [True]
+    assert _applied_events(ctx) == [1]
+
+
+def test_a_leader_with_ack_that_writes_a_value_back_emits_the_new_revision_naming_no_field():
+    state = _leader_and_peer_both_applied_revision_1()
+    handled, _ = _run(AckCharm, state, event=lambda c, _: c.on.leader_elected())
+
+    def write_and_write_back(charm: AckCharm) -> None:
+        charm.shared.update(log_level="debug")
+        charm.shared.update(log_level="info")
+
+    out, ctx = _run(AckCharm, handled, write_and_write_back)
+    (event,) = [e for e in ctx.emitted_events if isinstance(e, LeaderConfigChangedEvent)]
+    assert (event.changed, event.revision) == (frozenset(), 3)
+    assert peer_of(out).local_unit_data[RECORD] == json.dumps({"applied": 3})
+
+
 def test_acknowledgements_work_on_a_charm_that_also_logs(caplog: pytest.LogCaptureFixture):
     with caplog.at_level(logging.WARNING):
         cluster = Cluster(AckCharm, META)

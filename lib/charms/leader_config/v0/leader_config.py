@@ -147,7 +147,7 @@ import typing_extensions
 
 LIBID = "4c9d7f3a1e6b4d2f8a5c0e9b7d3f1a26"
 LIBAPI = 0
-LIBPATCH = 12
+LIBPATCH = 13
 PYDEPS = ["pydantic>=2,<3"]
 
 logger = logging.getLogger(__name__)
@@ -523,9 +523,10 @@ class _Codec(Generic[ConfigT]):
         if _is_secret_field(field.annotation):
             return
         for nested in _nested_types(field.annotation, set()):
-            if isinstance(nested, type) and issubclass(nested, _SECRET_TYPES):
+            kind = typing.get_origin(nested) or nested  # `Secret[str]` is a generic alias
+            if isinstance(kind, type) and issubclass(kind, _SECRET_TYPES):
                 raise ValueError(
-                    f"{where}: a {nested.__name__} here would reach the databag masked;"
+                    f"{where}: a {kind.__name__} here would reach the databag masked;"
                     " secret values are supported only as a field typed SecretStr or"
                     " SecretStr | None, which live in a Juju secret"
                 )
@@ -921,14 +922,23 @@ class _Handled:
     def seen(self, raw: Mapping[str, str]) -> bool:
         return bool(self.fingerprint(raw) == self._stored.fingerprint)
 
+    def last(self) -> tuple[dict[str, str], int | None]:
+        """The digests and revision of the view last recorded, to compare a later one with."""
+        return dict(self._stored.digests), self._stored.revision
+
     def record(
-        self, raw: Mapping[str, str], config: pydantic.BaseModel | None, revision: int | None
+        self,
+        raw: Mapping[str, str],
+        config: pydantic.BaseModel | None,
+        revision: int | None,
+        since: tuple[dict[str, str], int | None] | None = None,
     ) -> tuple[frozenset[str], bool]:
         """Record the view this unit handles; return the changed fields and if the revision is.
 
-        Fields compare by value: plain ones by their JSON, secret ones by a salted
-        digest, so that stored state holds no secret and a value that changed and
-        changed back between two of this unit's hooks is no change.
+        Both compare with the view `since` (what `last()` returned), or by default
+        with the view last recorded. Fields compare by value: plain ones by their
+        JSON, secret ones by a salted digest, so that stored state holds no secret
+        and a value that changed and changed back in between is no change.
         """
         digests: dict[str, str] = {}
         if config is not None:
@@ -940,13 +950,13 @@ class _Handled:
                     secret: pydantic.SecretStr | None = getattr(config, name)
                     parts = () if secret is None else (secret.get_secret_value(),)
                     digests[key] = _digest(self._stored.salt, *parts)
-        previous: dict[str, str] = dict(self._stored.digests)
+        previous, previous_revision = since or self.last()
         changed = frozenset(
             self._names[key]
             for key in digests.keys() | previous.keys()
             if key in self._names and digests.get(key) != previous.get(key)
         )
-        new_revision = revision != self._stored.revision
+        new_revision = revision != previous_revision
         self._stored.fingerprint = self.fingerprint(raw)
         self._stored.digests = digests
         self._stored.revision = revision
@@ -1290,7 +1300,9 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         self._decoded: tuple[dict[str, str], ConfigT] | None = None
         # For the end of the hook: publish, emit, look at the tally.
         self._publish_pending = False
-        self._changed_pending: set[str] | None = None  # empty: only the revision changed
+        self._changed_pending: frozenset[str] | None = None  # empty: only the revision changed
+        # On the leader, the view it had handled before its first change since its last event.
+        self._handled_before: tuple[dict[str, str], int | None] | None = None
         self._tally_changed = False
         self._ended_with_app_status = False
         peer_events = charm.on[relation_name]
@@ -1487,7 +1499,10 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         relation = self.model.get_relation(self._relation_name)
         if relation is None:
             return Rollout(None, frozenset(), frozenset({self.model.unit.name}))
-        return rollouts.rollout(relation, self.revision, self.model.unit.is_leader())
+        leader = self.model.unit.is_leader()
+        if leader and not rollouts.has_tally():
+            self._tally_changed = True  # a leader's first look (its state gone?): `applied` due?
+        return rollouts.rollout(relation, self.revision, leader)
 
     def _rollouts_on(self) -> _Rollouts:
         if self._rollouts is None or not self._acknowledge:
@@ -1721,17 +1736,21 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
     def _notice(self, raw: dict[str, str], config: ConfigT | None, revision: int | None) -> None:
         """Record the view this unit now handles; emit `changed` if it differs.
 
-        A follower emits at once; the leader once, at the end of the hook, for
-        everything that changed in it, so that a handler that writes is not run
-        inside itself. With acknowledgements, a new revision alone is a change too
-        (with no field named), so that every unit gets to acknowledge every revision.
+        A follower emits at once; the leader once, at the end of the hook, for what
+        its view gained since it last emitted (a value written and written back is
+        no change), so that a handler that writes is not run inside itself. With
+        acknowledgements, a new revision alone is a change too (with no field
+        named), so that every unit gets to acknowledge every revision.
         """
-        changed, new_revision = self._handled.record(raw, config, revision)
-        if not changed and not (new_revision and self._acknowledge):
-            return
-        if self.model.unit.is_leader():
-            self._changed_pending = (self._changed_pending or set()) | changed
-        else:
+        leader = self.model.unit.is_leader()
+        if leader and self._handled_before is None:
+            self._handled_before = self._handled.last()
+        since = self._handled_before if leader else None
+        changed, new_revision = self._handled.record(raw, config, revision, since)
+        is_change = bool(changed) or (new_revision and self._acknowledge)
+        if leader:
+            self._changed_pending = changed if is_change else None
+        elif is_change:
             self.on.changed.emit(changed, revision)
 
     def _on_hook(self, event: ops.EventBase) -> None:
@@ -1815,8 +1834,9 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         if self._tally_changed and self._rollouts is not None and self._adoption is not None:
             self._retire(self._rollouts, self._adoption)
         for _ in range(_MAX_EMITS_PER_HOOK):
-            if self._changed_pending is not None:
-                changed, self._changed_pending = frozenset(self._changed_pending), None
+            changed, self._changed_pending = self._changed_pending, None
+            self._handled_before = None  # what handlers write next compares with this view
+            if changed is not None:
                 self.on.changed.emit(changed, self.revision)
             elif self._tally_changed:
                 self._tally_changed = False
