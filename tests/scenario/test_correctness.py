@@ -243,6 +243,71 @@ def test_a_strict_model_refuses_a_value_of_another_python_type():
         run(charm_with(StrictSettings), out, lambda c: c.shared.update(window=[1, 5]))
 
 
+class Member(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(frozen=True)  # hashable, so a set can hold it
+
+    host: str
+    port: int = 5432
+
+    def __hash__(self) -> int:  # what `frozen` gives, spelled out for the type checker
+        return hash((self.host, self.port))
+
+
+class Fleet(pydantic.BaseModel):
+    members: frozenset[Member] = frozenset()
+    mode: str = "single"
+
+
+def test_a_set_of_models_takes_every_kind_of_write_and_reads_back_on_every_unit():
+    charm = charm_with(Fleet)
+    a, b, c = Member(host="a"), Member(host="b"), Member(host="c", port=1)
+
+    def writes(charm: Charm) -> None:
+        charm.shared.update(members=frozenset({b, a}))
+        charm.shared.update(mode="ha")  # a write of another field validates the set again
+        charm.shared.set(Fleet(members=frozenset({a, b}), mode="ha"))
+        with charm.shared.edit() as cfg:
+            assert isinstance(cfg, Fleet)
+            cfg.members = cfg.members | {c}
+
+    out, _ = run(charm, leader_state(), writes)
+    hosts = [member["host"] for member in json.loads(app_data(out)["members"])]
+    assert hosts == ["a", "b", "c"]
+    expected = Fleet(members=frozenset({a, b, c}), mode="ha")
+    assert read(charm, out) == expected
+    assert read(charm, follower_state(out, "cluster")) == expected
+
+
+@dataclasses.dataclass
+class Window:
+    low: int = 1
+    high: int = 5
+
+
+class StrictWithDataclass(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(strict=True)
+
+    window: Window = dataclasses.field(default_factory=Window)
+    replicas: int = 1
+
+
+def test_a_strict_model_with_a_dataclass_field_takes_writes_to_its_other_fields():
+    charm = charm_with(StrictWithDataclass)
+
+    def writes(charm: Charm) -> None:
+        charm.shared.update(replicas=2)
+        charm.shared.set(StrictWithDataclass(window=Window(2, 9), replicas=2))
+        with charm.shared.edit() as cfg:
+            assert isinstance(cfg, StrictWithDataclass)
+            cfg.replicas = 3
+
+    out, _ = run(charm, leader_state(), writes)
+    expected = StrictWithDataclass(window=Window(2, 9), replicas=3)
+    assert read(charm, follower_state(out, "cluster")) == expected
+    with pytest.raises(pydantic.ValidationError, match="replicas"):
+        run(charm, out, lambda c: c.shared.update(replicas="4"))
+
+
 # 4. extra="forbid" with computed fields: every write, not just the first
 
 

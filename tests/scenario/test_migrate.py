@@ -504,3 +504,133 @@ def test_a_generated_value_the_legacy_data_lacks_is_generated_once_by_the_leader
         assert cfg.admin_password.get_secret_value() == "generated-password"
         mgr.run()
     assert GENERATED == ["generated"]
+
+
+# Shapes from deployed charms: a secret field over plaintext, a saved `secret-id`,
+# a secret field new in this revision, and an old leader that changes a legacy value
+
+
+class PlainSecret(pydantic.BaseModel):
+    secret_key: pydantic.SecretStr = pydantic.Field(default_factory=generate_password)
+
+
+class PlainSecretCharm(ops.CharmBase):
+    """The legacy leader kept `secret_key` in plaintext, under the field's own key."""
+
+    def __init__(self, framework: ops.Framework):
+        super().__init__(framework)
+        self.shared = LeaderConfig(self, "cluster", PlainSecret, migrate=self._legacy)
+
+    def _legacy(self, relation: ops.Relation) -> Legacy | None:
+        old = relation.data[self.app].get("secret_key")
+        return None if old is None else Legacy({"secret_key": old})
+
+
+def test_a_secret_field_over_legacy_plaintext_under_its_own_key_is_read_then_taken_over():
+    state = testing.State(relations={peer({"secret_key": "kept-key"}, peers=(0, 2))})
+    ctx = testing.Context(PlainSecretCharm, meta=META, unit_id=1)
+    with ctx(ctx.on.upgrade_charm(), state) as mgr:
+        cfg = mgr.charm.shared.get()
+        assert cfg is not None
+        assert cfg.secret_key.get_secret_value() == "kept-key"
+        mgr.run()
+    state = testing.State(leader=True, relations={peer({"secret_key": "kept-key"}, peers=(1, 2))})
+    ctx = testing.Context(PlainSecretCharm, meta=META)
+    out = ctx.run(ctx.on.upgrade_charm(), _with_records(state, 1, 2, prefix=""))
+    assert app_data(out)["leader-config-revision"] == "1"
+    assert "kept-key" not in app_data(out).values()  # no plaintext left
+    (secret,) = out.secrets
+    assert secret.latest_content["secret-key"] == "kept-key"
+    assert GENERATED == []
+
+
+class Operator(pydantic.BaseModel):
+    cluster_name: str = pydantic.Field(default="new", alias="cluster-name")
+    operator_password: pydantic.SecretStr = pydantic.Field(
+        default_factory=generate_password, alias="operator-password"
+    )
+
+
+class OperatorCharm(ops.CharmBase):
+    def __init__(self, framework: ops.Framework):
+        super().__init__(framework)
+        self.shared = LeaderConfig(self, "cluster", Operator)
+
+
+def test_a_secret_saved_under_secret_id_keeps_the_value_it_holds_for_a_field_without_a_key():
+    # What `Relation.save` of a model with a `secret-id` field wrote: JSON, no markers.
+    saved = testing.Secret({"operator-password": "kept-pass"}, owner="app", label="db-peers")
+    data = {"secret-id": json.dumps(saved.id), "cluster-name": '"pg-1"'}
+    state = testing.State(leader=True, relations={peer(data, peers=(1,))}, secrets={saved})
+    ctx = testing.Context(OperatorCharm, meta=META)
+    out = ctx.run(ctx.on.upgrade_charm(), state)
+    (secret,) = out.secrets
+    assert secret.latest_content["operator-password"] == "kept-pass"
+    assert app_data(out)["leader-config-revision"] == "1"
+    assert GENERATED == []
+    follower = testing.Context(OperatorCharm, meta=META, unit_id=1)
+    with follower(follower.on.update_status(), follower_of(out)) as mgr:
+        cfg = mgr.charm.shared.get()
+        assert cfg is not None
+        assert cfg.operator_password.get_secret_value() == "kept-pass"
+        mgr.run()
+
+
+def follower_of(leader_out: testing.State) -> testing.State:
+    """Unit 1's state once the leader's output is committed (its app databag, its secrets)."""
+    relation = dataclasses.replace(peer_of(leader_out), peers_data={0: {}})
+    return dataclasses.replace(leader_out, leader=False, relations={relation})
+
+
+class KeptWithNew(Kept):
+    token: pydantic.SecretStr = pydantic.Field(default_factory=generate_password)  # new here
+
+
+class TakingOverWithNewFieldCharm(TakingOverCharm):
+    def __init__(self, framework: ops.Framework):
+        ops.CharmBase.__init__(self, framework)
+        self.shared = LeaderConfig(
+            self, "cluster", KeptWithNew, prefix="lc-", migrate=self._legacy
+        )
+
+
+def test_a_secret_field_new_in_this_revision_is_added_to_the_legacy_secret_taken_over():
+    legacy_secret = dataclasses.replace(
+        LEGACY_SECRET, tracked_content={"password": "old-pass-1", "internal-ca": "CA"}
+    )
+    state = dataclasses.replace(_legacy_state(leader=True), secrets={legacy_secret})
+    ctx = testing.Context(TakingOverWithNewFieldCharm, meta=META)
+    out = ctx.run(ctx.on.upgrade_charm(), state)
+    out = _with_records(out, 1, 2)
+    for unit in (1, 2):  # Juju runs relation-changed for each unit whose data changed
+        out = ctx.run(ctx.on.relation_changed(peer_of(out), remote_unit=unit), out)
+    (secret,) = out.secrets  # one secret, the legacy one, kept after retirement
+    assert secret.id == LEGACY_SECRET.id
+    content = secret.latest_content
+    assert (content["password"], content["internal-ca"]) == ("old-pass-1", "CA")
+    assert content["token"] == "generated-password"
+    assert "secrets" not in app_data(out)  # retired
+    assert GENERATED == ["generated"]  # the new field only, once
+
+
+class ShowingCharm(AdoptingCharm):
+    def _on_changed(self, event: LeaderConfigChangedEvent) -> None:
+        super()._on_changed(event)
+        self.unit.status = ops.ActiveStatus(f"{sorted(event.changed)}")
+
+
+def test_a_follower_reading_through_migrate_gets_changed_when_an_old_leader_changes_a_value():
+    ctx = testing.Context(ShowingCharm, meta=META, unit_id=1)
+    seen = ctx.run(ctx.on.upgrade_charm(), _legacy_state(leader=False, unit_id=1))
+    relation = dataclasses.replace(
+        peer_of(seen), local_app_data={**LEGACY, "cluster-state": "degraded"}
+    )
+    ctx = testing.Context(ShowingCharm, meta=META, unit_id=1)
+    out = ctx.run(
+        ctx.on.relation_changed(relation, remote_unit=0),
+        dataclasses.replace(seen, relations={relation}),
+    )
+    assert out.unit_status == ops.ActiveStatus("['state']")
+    ctx = testing.Context(ShowingCharm, meta=META, unit_id=1)
+    ctx.run(ctx.on.relation_changed(relation, remote_unit=0), out)
+    assert not [e for e in ctx.emitted_events if isinstance(e, LeaderConfigChangedEvent)]

@@ -147,7 +147,7 @@ import typing_extensions
 
 LIBID = "4c9d7f3a1e6b4d2f8a5c0e9b7d3f1a26"
 LIBAPI = 0
-LIBPATCH = 13
+LIBPATCH = 14
 PYDEPS = ["pydantic>=2,<3"]
 
 logger = logging.getLogger(__name__)
@@ -351,10 +351,12 @@ class Legacy:
             this object takes over; the leader deletes them once every unit runs
             a revision that uses this library.
         secret: the legacy app-owned secret. If it holds a content key for each
-            secret field with a value, the library takes it over as its own (one
-            secret, which units on the old revision keep reading by id or label);
-            otherwise its values are copied and the leader removes it once every
-            unit runs a revision that uses this library.
+            secret field whose value `values` gives, the library takes it over as
+            its own (one secret, which units on the old revision keep reading by
+            id or label, keeping its label and its other content, and holding
+            the values of new secret fields too); otherwise its values are copied
+            and the leader removes it once every unit runs a revision that uses
+            this library.
     """
 
     values: Mapping[str, Any]
@@ -638,6 +640,8 @@ class _Codec(Generic[ConfigT]):
             key = self.keys[name]
             if key in raw:
                 data[self.aliases[name]] = None if raw[key] == "null" else secret_values[name]
+            elif name in secret_values:  # held by the secret, though no key marks it
+                data[self.aliases[name]] = secret_values[name]
         try:
             return self.schema.model_validate(data, strict=False)
         except pydantic.ValidationError as e:
@@ -675,19 +679,36 @@ class _Codec(Generic[ConfigT]):
                 raise ValueError(f"invalid {e.title}: {reasons}") from None
             raise masked from None
 
-    def field_values(self, config: ConfigT) -> dict[str, Any]:
-        """The model's own field values by alias (no computed fields), to validate again.
+    def revalidate(self, config: ConfigT | None, changes: Mapping[str, Any]) -> ConfigT:
+        """Validate `config` (None: nothing but defaults) with `changes` by field name.
 
-        Values as a round trip dumps them (a `Json` field as its text), except nested
-        models, which stay instances (older pydantic dumps their computed fields):
-        pydantic does not validate those again, the writer's read-back check does.
+        First from the values a round trip dumps (a `Json` field as its text), nested
+        models kept as instances (older pydantic dumps their computed fields); if
+        pydantic cannot dump them (a set of models) or they do not validate (a strict
+        model refuses a dataclass as a dict), from the field values as they are.
+
+        Raises:
+            ValueError: pydantic's ValidationError (secret inputs masked), or TypeError.
         """
-        dumped = config.model_dump(by_alias=True, round_trip=True, warnings=False)
-        values: dict[str, Any] = {}
-        for name, alias in self.aliases.items():
-            value = getattr(config, name)
-            values[alias] = value if isinstance(value, pydantic.BaseModel) else dumped[alias]
-        return values
+        given = {self.aliases[name]: value for name, value in changes.items()}
+        if config is None:
+            return self.validate(given)
+        as_is = {alias: getattr(config, name) for name, alias in self.aliases.items()}
+        try:
+            dumped = config.model_dump(by_alias=True, round_trip=True, warnings=False)
+        except TypeError:  # a set of models dumps as a set of dicts
+            return self.validate({**as_is, **given})
+        round_trip = {
+            alias: value if isinstance(value, pydantic.BaseModel) else dumped[alias]
+            for alias, value in as_is.items()
+        }
+        try:
+            return self.validate({**round_trip, **given})
+        except ValueError as e:
+            try:
+                return self.validate({**as_is, **given})
+            except ValueError:
+                raise e from None
 
     def revision(self, raw: Mapping[str, str]) -> int | None:
         """The stored config revision; None if `raw` has none; raise InvalidConfigError."""
@@ -777,15 +798,31 @@ class _SecretStore:
         return secret_id if isinstance(secret_id, str) and secret_id else None
 
     def values(self, raw: Mapping[str, str]) -> dict[str, str]:
-        """The values of the secret fields that `raw` marks as set, by field name."""
+        """The values of the secret fields that `raw` marks as set, by field name.
+
+        Also those of the fields that `raw` has no key for but the secret holds
+        (written there by hand, or by a charm before it used this library): they
+        are read, never generated again.
+        """
         names = self._codec.marked_secrets(raw)
-        if not names:
+        unmarked = [
+            n
+            for n, key in self._codec.keys.items()
+            if n in self._codec.content_keys and key not in raw
+        ]
+        if not names and not (unmarked and self.secret_id(raw)):
             return {}
-        _, content = self.fetch(raw, names)
+        try:
+            _, content = self.fetch(raw, names or unmarked)
+        except SecretUnavailableError as e:
+            if names or _is_transient(e):
+                raise
+            return {}  # nothing marked: the fields take their defaults, as before
         missing = [name for name in names if self._codec.content_keys[name] not in content]
         if missing:
             raise self.unavailable(missing, "the secret does not hold them")
-        return {name: content[self._codec.content_keys[name]] for name in names}
+        keys = self._codec.content_keys
+        return {name: content[keys[name]] for name in names + unmarked if keys[name] in content}
 
     def fetch(self, raw: Mapping[str, str], names: list[str]) -> tuple[ops.Secret, dict[str, str]]:
         """The secret and its content at the revision `raw` describes: one `secret-get`.
@@ -1111,14 +1148,15 @@ class _Adoption:
         self._cache = None
 
     def legacy(
-        self, relation: ops.Relation, raw: dict[str, str], published: bool
+        self, relation: ops.Relation, databag: dict[str, str], published: bool
     ) -> Legacy | None:
         """What `migrate` makes of the legacy data; raise LeaderConfigError if it failed.
 
+        `databag`: the whole application databag, which the result is kept for.
         `published`: own keys are complete and valid (written by an earlier patch of
         this library, or by hand in its format): published data, not legacy.
         """
-        if self._cache is None or self._cache[0] != raw:
+        if self._cache is None or self._cache[0] != databag:
             result: Legacy | LeaderConfigError | None = None
             if not published:
                 try:
@@ -1130,7 +1168,7 @@ class _Adoption:
                         relation_name=self._codec.relation_name,
                     )
                     result.__cause__ = e
-            self._cache = (raw, result)
+            self._cache = (databag, result)
         result = self._cache[1]
         if isinstance(result, LeaderConfigError):
             raise result
@@ -1167,11 +1205,19 @@ class _Adoption:
     def secret_to_take_over(
         self, legacy: Legacy | None, values: Mapping[str, str | None]
     ) -> ops.Secret | None:
-        """The legacy secret, if it holds a content key for every secret value."""
+        """The legacy secret, if it holds a content key for every secret value adopted.
+
+        Values that the legacy data lacks (a field new in this revision, generated)
+        are added to it, next to the content it keeps.
+        """
         if legacy is None or legacy.secret is None:
             return None
         content = legacy.secret.get_content()
-        keys = {self._codec.content_keys[n] for n, v in values.items() if v is not None}
+        keys = {
+            self._codec.content_keys[name]
+            for name, value in values.items()
+            if value is not None and name in legacy.values
+        }
         return legacy.secret if keys <= content.keys() else None
 
     def retire(
@@ -1223,9 +1269,10 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
             (`acknowledge()`, `rollout()`, `on.applied`).
 
     Attributes:
-        secret_label: the label of the application-owned secret that holds the
-            secret fields: `leader-config-<relation_name>`, plus `-<prefix>` if
-            there is a prefix (lowercase, separators as `-`).
+        secret_label: the label of the application-owned secret that the library
+            makes for the secret fields: `leader-config-<relation_name>`, plus
+            `-<prefix>` if there is a prefix (lowercase, separators as `-`). A
+            legacy secret taken over keeps its own label.
 
     Raises:
         ValueError: if `relation_name` is not a peer endpoint of the charm, the
@@ -1410,9 +1457,7 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         if self._repeats_handled_values(raw, changes):
             return
         current = self._writable_view(relation, raw).config
-        data = self._codec.field_values(current) if current is not None else {}
-        data.update({self._codec.aliases[name]: value for name, value in changes.items()})
-        self._write(relation, self._codec.validate(data))
+        self._write(relation, self._codec.revalidate(current, changes))
 
     def set(self, config: ConfigT) -> None:
         """Replace the whole config; leader only.
@@ -1432,7 +1477,7 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
                 f"set() takes a {self._codec.schema.__name__}, not {type(config).__name__}"
             )
         relation = self._writable_relation()
-        self._write(relation, self._codec.validate(self._codec.field_values(config)))
+        self._write(relation, self._codec.revalidate(config, {}))
 
     @contextmanager
     def edit(self) -> Generator[ConfigT, None, None]:
@@ -1458,7 +1503,7 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         current = self._writable_view(relation, self._read(relation)).config
         draft = current.model_copy(deep=True) if current is not None else self._codec.validate({})
         yield draft
-        self._write(relation, self._codec.validate(self._codec.field_values(draft)))
+        self._write(relation, self._codec.revalidate(draft, {}))
 
     # Acknowledgements
 
@@ -1519,24 +1564,35 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         databag = relation.data[self.model.app]
         return {key: databag[key] for key in self._own_keys if key in databag}
 
+    def _basis(self, relation: ops.Relation, raw: dict[str, str]) -> dict[str, str]:
+        """What this unit's view follows: this object's keys (`raw`).
+
+        While legacy data may be adopted: the whole application databag, where
+        `migrate` reads it.
+        """
+        if self._adoption is None or self._codec.revision_key in raw:
+            return raw
+        return dict(relation.data[self.model.app])
+
     def _view(self, relation: ops.Relation, raw: dict[str, str]) -> _View[ConfigT]:
         leader = self.model.unit.is_leader()
-        if self._view_cache is None or self._view_cache[:2] != (raw, leader):
+        basis = self._basis(relation, raw)
+        if self._view_cache is None or self._view_cache[:2] != (basis, leader):
             try:
-                view = self._work_out_view(relation, raw, leader)
+                view = self._work_out_view(relation, raw, basis, leader)
             except LeaderConfigError as e:
                 view = _View[ConfigT](error=e)
-            self._view_cache = (raw, leader, view)
+            self._view_cache = (basis, leader, view)
         return self._view_cache[2]
 
     def _work_out_view(
-        self, relation: ops.Relation, raw: dict[str, str], leader: bool
+        self, relation: ops.Relation, raw: dict[str, str], basis: dict[str, str], leader: bool
     ) -> _View[ConfigT]:
         codec = self._codec
         revision = codec.revision(raw)
         if revision is None:
             if self._adoption is not None:
-                legacy = self._adoption.legacy(relation, raw, self._complete_and_valid(raw))
+                legacy = self._adoption.legacy(relation, basis, self._complete_and_valid(raw))
                 if legacy is not None:
                     return self._adopting_view(self._adoption, relation, raw, legacy, leader)
             if not any(key in raw for key in codec.keys.values()):
@@ -1579,6 +1635,10 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
             self._decode(raw)
         except InvalidConfigError:
             return False
+        except SecretUnavailableError as e:
+            if _is_transient(e):
+                raise
+            return False  # no secret its keys describe: legacy plaintext, say
         return True
 
     def _decode(self, raw: dict[str, str]) -> ConfigT:
@@ -1762,10 +1822,9 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         if self._rollouts is not None:
             self._note_units(self._rollouts, relation, event, leader)
         raw = self._read(relation)
-        incomplete = any(key not in raw for key in self._codec.keys.values()) or (
-            self._adoption is not None and self._codec.revision_key not in raw
-        )
-        if self._handled.seen(raw) and not (leader and incomplete):
+        basis = self._basis(relation, raw)
+        incomplete = basis is not raw or any(key not in raw for key in self._codec.keys.values())
+        if self._handled.seen(basis) and not (leader and incomplete):
             return
         view = self._view(relation, raw)
         if view.error is not None:
@@ -1774,7 +1833,7 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         if view.publish:
             self._publish_pending = True
             return
-        self._notice(raw, view.config, view.revision)
+        self._notice(basis, view.config, view.revision)
 
     def _note_units(
         self, rollouts: _Rollouts, relation: ops.Relation, event: ops.EventBase, leader: bool
@@ -1802,12 +1861,7 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         if isinstance(error, PendingFieldsError):
             logger.debug("%s", error)
             return
-        cause = error.__cause__
-        if (
-            isinstance(error, SecretUnavailableError)
-            and isinstance(cause, ops.ModelError)
-            and not isinstance(cause, ops.SecretNotFoundError)
-        ):
+        if _is_transient(error):
             raise error  # fail the hook: Juju runs it again, and the change is not lost
         logger.warning("%s", error)
 
@@ -1889,6 +1943,16 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         raw = self._read(relation) if relation is not None else {}
         if self._secrets.is_ours(event.secret, raw):
             event.remove_revision()
+
+
+def _is_transient(error: LeaderConfigError) -> bool:
+    """Whether Juju failed to read a secret that exists (it may succeed if asked again)."""
+    cause = error.__cause__
+    return (
+        isinstance(error, SecretUnavailableError)
+        and isinstance(cause, ops.ModelError)
+        and not isinstance(cause, ops.SecretNotFoundError)
+    )
 
 
 def _claim_keys(framework: ops.Framework, codec: _Codec[Any], keys: list[str], owner: str) -> None:
