@@ -114,9 +114,10 @@ so that Juju retries it. Misuse raises `ValueError`, `TypeError` or
 `LeaderConfig(..., migrate=fn)`: while nothing is published here, `fn(relation)`
 returns a `Legacy` (the values read from the legacy keys and secret, the legacy keys,
 the legacy secret) or None. Nothing is regenerated; a legacy secret holding the
-fields' content keys is taken over; legacy keys (and a copied secret) are removed
-once every unit runs a revision that uses this library. Use a `prefix`: legacy data
-under this object's own keys is taken over only once every unit is upgraded.
+content keys of the secret values adopted is taken over; legacy keys (and a copied
+secret) are removed once every unit runs a revision that uses this library, after
+which a rollback is not supported. Use a `prefix`: legacy data under this object's
+own keys is taken over only once every unit is upgraded.
 
 ## Testing your charm
 
