@@ -20,6 +20,7 @@ import yaml
 from ops.testing import ActionFailed, Harness
 
 from charm import LeaderConfigTesterCharm, Shared
+from charms.leader_config.v0.leader_config import PendingFieldsError
 from charms.leader_config.v0.testing import config_from_harness, publish_to_harness
 
 CHARMCRAFT: dict[str, Any] = yaml.safe_load(
@@ -108,3 +109,76 @@ def test_config_from_harness_is_none_before_anything_is_published(
 ):
     harness.begin()
     assert config_from_harness(harness, "cluster", Shared) is None
+
+
+def test_publish_to_harness_numbers_each_publish_above_the_stored_one_and_labels_the_secret(
+    harness: Harness[LeaderConfigTesterCharm],
+):
+    harness.begin_with_initial_hooks()
+    publish_to_harness(harness, "cluster", Shared(admin_password=pydantic.SecretStr("pw-1")))
+    publish_to_harness(harness, "cluster", Shared(admin_password=pydantic.SecretStr("pw-2")))
+    assert harness.charm.shared.revision == 2
+    assert harness.charm.unit.status == ops.ActiveStatus("demo: log-level=info (revision 2)")
+    labelled = harness.model.get_secret(label=harness.charm.shared.secret_label)
+    assert labelled.peek_content()["admin-password"] == "pw-2"
+
+
+def test_publish_to_harness_on_the_leader_writes_a_new_revision_of_the_same_secret(
+    harness: Harness[LeaderConfigTesterCharm],
+):
+    harness.set_leader(True)
+    harness.begin_with_initial_hooks()
+    harness.evaluate_status()
+    app = harness.model.app.name
+    before = dict(harness.get_relation_data(harness.model.relations["cluster"][0].id, app))
+    publish_to_harness(harness, "cluster", Shared(admin_password=pydantic.SecretStr("pw-3")))
+    after = harness.get_relation_data(harness.model.relations["cluster"][0].id, app)
+    assert after["secret-id"] == before["secret-id"]
+    assert int(after["leader-config-revision"]) == int(before["leader-config-revision"]) + 1
+    cfg = config_from_harness(harness, "cluster", Shared)
+    assert cfg is not None
+    assert cfg.admin_password.get_secret_value() == "pw-3"
+
+
+def test_config_from_harness_names_a_generated_field_the_leader_has_not_published(
+    harness: Harness[LeaderConfigTesterCharm],
+):
+    harness.begin_with_initial_hooks()
+    relation_id = harness.model.relations["cluster"][0].id
+    # Published by a revision that did not have admin_password yet.
+    harness.update_relation_data(relation_id, harness.model.app.name, {"log_level": '"debug"'})
+    with pytest.raises(PendingFieldsError) as caught:
+        config_from_harness(harness, "cluster", Shared)
+    assert caught.value.fields == ("admin_password",)
+
+
+def test_a_leader_that_steps_down_before_its_hook_ends_still_applies_its_own_write(
+    harness: Harness[LeaderConfigTesterCharm],
+):
+    harness.set_leader(True)
+    harness.begin_with_initial_hooks()
+    harness.evaluate_status()
+    harness.run_action("set-shared", {"values": json.dumps({"log_level": "error"})})
+    harness.set_leader(False)  # before the hook ends: the write stands, the event follows
+    harness.evaluate_status()
+    assert harness.charm.unit.status == ops.ActiveStatus("demo: log-level=error (revision 2)")
+
+
+def test_a_write_after_the_secret_was_removed_behind_the_librarys_back_makes_a_new_one(
+    harness: Harness[LeaderConfigTesterCharm],
+):
+    harness.set_leader(True)
+    harness.begin_with_initial_hooks()
+    harness.evaluate_status()
+    removed = json.loads(config_databag(harness)["secret-id"])
+    harness.model.get_secret(id=removed).remove_all_revisions()
+    harness.charm.shared.set(Shared(admin_password=pydantic.SecretStr("fresh")))
+    assert json.loads(config_databag(harness)["secret-id"]) != removed
+    cfg = config_from_harness(harness, "cluster", Shared)
+    assert cfg is not None
+    assert cfg.admin_password.get_secret_value() == "fresh"
+
+
+def config_databag(harness: Harness[LeaderConfigTesterCharm]) -> dict[str, str]:
+    relation_id = harness.model.relations["cluster"][0].id
+    return dict(harness.get_relation_data(relation_id, harness.model.app.name))

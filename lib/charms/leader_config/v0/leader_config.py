@@ -59,7 +59,8 @@ class MyCharm(ops.CharmBase):
   the leader publishes (and before the peer relation exists, as in `install`); on the
   leader it is the complete config it publishes: defaults, and `default_factory`
   values generated once. The leader publishes missing keys at the end of any hook in
-  which it read or wrote the config and found them missing.
+  which it read or wrote the config (before a collect-status handler of the charm's)
+  and found them missing.
 - The leader writes with `update(**changes)`, `set(config)` or `with edit() as cfg:`.
   A write validates, encodes, reads its own encoding back, then sends the changed keys
   and a new config `revision` in one `relation-set`; a write that changes nothing
@@ -148,7 +149,7 @@ import typing_extensions
 
 LIBID = "4c9d7f3a1e6b4d2f8a5c0e9b7d3f1a26"
 LIBAPI = 0
-LIBPATCH = 14
+LIBPATCH = 15
 PYDEPS = ["pydantic>=2,<3"]
 
 logger = logging.getLogger(__name__)
@@ -1725,12 +1726,7 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         secret = _SecretChange({}, _nothing, _nothing)
         if codec.content_keys:
             try:
-                adopt = (
-                    self._adoption.secret_to_take_over(view.legacy, values)
-                    if self._adoption
-                    else None
-                )
-                secret = self._secrets.write(raw, values, adopt)
+                secret = self._write_secret(raw, values, view.legacy)
             except ops.ModelError as e:
                 raise self._refused(e) from e
             changes.update(secret.changes)
@@ -1748,6 +1744,16 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         self._notice(raw, config, revision)
         if codec.revision_key in changes:
             self._tally_changed = True
+
+    def _write_secret(
+        self, raw: dict[str, str], values: dict[str, str | None], legacy: Legacy | None
+    ) -> _SecretChange:
+        adopt = self._adoption.secret_to_take_over(legacy, values) if self._adoption else None
+        try:
+            return self._secrets.write(raw, values, adopt)
+        except ops.SecretNotFoundError:  # removed since this object read it: start afresh
+            self._secrets.forget()
+            return self._secrets.write(raw, values, adopt)
 
     def _send(
         self, relation: ops.Relation, changes: dict[str, str], secret: _SecretChange
@@ -1882,6 +1888,13 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
             return
         self._ended_with_app_status = event.handle.kind == "collect_app_status"
         if not self.model.unit.is_leader():
+            # Leadership lost during the hook (or between two Harness events): what this
+            # unit's writes changed is its view's change all the same; the rest is moot.
+            changed, self._changed_pending = self._changed_pending, None
+            self._handled_before = None
+            self._publish_pending = self._tally_changed = False
+            if changed is not None:
+                self.on.changed.emit(changed, self.revision)
             return
         if self._publish_pending:
             self._publish_pending = False

@@ -33,6 +33,7 @@ import pydantic
 
 from charms.leader_config.v0.leader_config import (
     _STAMP_KEY,  # pyright: ignore[reportPrivateUsage]
+    PendingFieldsError,
     SecretUnavailableError,
     _Codec,  # pyright: ignore[reportPrivateUsage]
     _dumps,  # pyright: ignore[reportPrivateUsage]
@@ -45,16 +46,16 @@ if TYPE_CHECKING:
 
 LIBID = "9e3b6a1f5c2d4e8b9a7f0c1d2e3f4a5b"
 LIBAPI = 0
-LIBPATCH = 1
+LIBPATCH = 2
 PYDEPS = ["pydantic>=2,<3"]
 
 ConfigT = TypeVar("ConfigT", bound=pydantic.BaseModel)
 
 
 def _wire(
-    relation_name: str, config: pydantic.BaseModel, prefix: str
+    relation_name: str, config: pydantic.BaseModel, prefix: str, revision: int = 1
 ) -> tuple[_Codec[Any], dict[str, str], dict[str, str]]:
-    """The databag keys and the secret content that hold `config`, revision 1."""
+    """The databag keys and the secret content that hold `config`, at `revision`."""
     codec = _Codec(type(config), prefix, relation_name)
     data = {codec.keys[name]: value for name, value in codec.encode(config).items()}
     content: dict[str, str] = {}
@@ -64,7 +65,7 @@ def _wire(
             content[codec.content_keys[name]] = value
     if content:
         content[_STAMP_KEY] = codec.stamp(data)
-    data[codec.revision_key] = "1"
+    data[codec.revision_key] = str(revision)
     return codec, data, content
 
 
@@ -188,7 +189,7 @@ def follower_state(
 def config_from_state(
     state: testing.State, relation_name: str, schema: type[ConfigT], *, prefix: str = ""
 ) -> ConfigT | None:
-    """Read the config that a (usually output) `testing.State` holds, as `get()` would.
+    """Read the config that a (usually output) `testing.State` holds, as a follower reads it.
 
     Example::
 
@@ -208,6 +209,7 @@ def config_from_state(
     Raises:
         InvalidConfigError: if the stored data cannot be decoded or validated.
         SecretUnavailableError: if the state lacks the secret that the data names.
+        PendingFieldsError: if the data lacks values that only the leader generates.
     """
     relations = state.get_relations(relation_name)
     if not relations:
@@ -227,8 +229,12 @@ def publish_to_harness(
 ) -> None:
     """Put `config` into a Harness's peer relation, as the leader publishes it.
 
-    Adds the peer relation if the Harness has none, and the app-owned secret for
-    secret fields. On a follower, the charm gets `relation-changed`.
+    Adds the peer relation if the Harness has none. The revision goes one above
+    the stored one. Secret fields go into the app-owned secret, labelled as the
+    library labels it: a new content revision of the one the databag names if
+    the unit under test leads (only the leader may write it), otherwise a new
+    secret, which takes the label over. On a follower, the charm gets
+    `relation-changed`.
 
     Args:
         harness: the `ops.testing.Harness`.
@@ -239,16 +245,45 @@ def publish_to_harness(
     app = harness.model.app.name
     relation = harness.model.get_relation(relation_name)
     relation_id = relation.id if relation else harness.add_relation(relation_name, app)
-    codec, data, content = _wire(relation_name, config, prefix)
+    stored: dict[str, str] = dict(harness.get_relation_data(relation_id, app))
+    codec = _Codec(type(config), prefix, relation_name)
+    revision = (codec.revision_or_none(stored) or 0) + 1
+    codec, data, content = _wire(relation_name, config, prefix, revision)
+    previous = stored.get(codec.secret_id_key)
     if content:
-        data[codec.secret_id_key] = _dumps(harness.add_model_secret(app, content))
+        label = _secret_label(relation_name, prefix)
+        secret_id = _harness_secret(harness, previous and json.loads(previous), content, label)
+        data[codec.secret_id_key] = _dumps(secret_id)
+    elif previous:
+        data[codec.secret_id_key] = ""  # no secret value: the key goes, as the leader does
     harness.update_relation_data(relation_id, app, data)
+
+
+def _harness_secret(
+    harness: Any, previous: str | None, content: dict[str, str], label: str
+) -> str:
+    """The id of the app-owned secret that holds `content` under `label` in the Harness."""
+    from ops import SecretNotFoundError
+
+    if previous:
+        try:
+            secret = harness.model.get_secret(id=previous)
+        except SecretNotFoundError:
+            pass
+        else:
+            if harness.model.unit.is_leader():
+                secret.set_content(content)
+                return previous
+            harness.model.get_secret(id=previous, label="")  # the new secret takes the label
+    secret_id: str = harness.add_model_secret(harness.model.app.name, content)
+    harness.model.get_secret(id=secret_id, label=label)  # the Harness labels it for the app
+    return secret_id
 
 
 def config_from_harness(
     harness: Any, relation_name: str, schema: type[ConfigT], *, prefix: str = ""
 ) -> ConfigT | None:
-    """Read the config that a Harness's peer relation holds, as `get()` would.
+    """Read the config that a Harness's peer relation holds, as a follower reads it.
 
     Args:
         harness: the `ops.testing.Harness`.
@@ -259,6 +294,11 @@ def config_from_harness(
     Returns:
         The config (secret values at their latest revision), or None if there is no
         such relation or nothing is published.
+
+    Raises:
+        InvalidConfigError: if the stored data cannot be decoded or validated.
+        SecretUnavailableError: if the Harness lacks the secret that the data names.
+        PendingFieldsError: if the data lacks values that only the leader generates.
     """
     relation = harness.model.get_relation(relation_name)
     if relation is None:
@@ -286,6 +326,14 @@ def _read(
     raw = {key: value for key, value in databag.items() if key.startswith(prefix)}
     if not any(key in raw for key in codec.keys.values()):
         return None
+    awaited = sorted(name for name in codec.generated if codec.keys[name] not in raw)
+    if awaited:
+        raise PendingFieldsError(
+            f"the shared config in {relation_name!r} lacks {', '.join(awaited)}, which only"
+            " the leader generates",
+            relation_name=relation_name,
+            fields=tuple(awaited),
+        )
     names = codec.marked_secrets(raw)
     values: dict[str, str] = {}
     if names:
