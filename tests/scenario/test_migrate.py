@@ -380,7 +380,7 @@ def test_a_copied_legacy_secret_juju_cannot_remove_keeps_the_legacy_keys_for_a_l
     assert {key: app_data(out)[key] for key in LEGACY} == LEGACY
     assert LEGACY_SECRET.id in {s.id for s in out.secrets}
     ctx = testing.Context(CopyingCharm, meta=META)
-    out = ctx.run(ctx.on.leader_elected(), out)
+    out = ctx.run(ctx.on.update_status(), out)  # the next hook, in a steady application
     assert not set(LEGACY) & set(app_data(out))
     assert LEGACY_SECRET.id not in {s.id for s in out.secrets}
     assert GENERATED == []
@@ -634,3 +634,22 @@ def test_a_follower_reading_through_migrate_gets_changed_when_an_old_leader_chan
     ctx = testing.Context(ShowingCharm, meta=META, unit_id=1)
     ctx.run(ctx.on.relation_changed(relation, remote_unit=0), out)
     assert not [e for e in ctx.emitted_events if isinstance(e, LeaderConfigChangedEvent)]
+
+
+@pytest.mark.parametrize("charm", [TakingOverCharm, SameKeysCharm])
+def test_a_leader_that_does_not_yet_see_every_planned_unit_keeps_the_legacy_data(
+    charm: type[ops.CharmBase],
+):
+    # Units 1 and 2 (on the old revision) are planned; the new leader has not joined them.
+    state = testing.State(
+        leader=True,
+        relations={peer(LEGACY, peers=())},
+        secrets={LEGACY_SECRET},
+        planned_units=3,
+    )
+    ctx = testing.Context(charm, meta=META)
+    out = ctx.run(ctx.on.upgrade_charm(), state)
+    assert {key: app_data(out)[key] for key in LEGACY} == LEGACY
+    assert LEGACY_SECRET.id in {s.id for s in out.secrets}
+    if charm is SameKeysCharm:
+        assert "leader-config-revision" not in app_data(out)  # not taken over

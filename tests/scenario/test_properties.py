@@ -1268,6 +1268,25 @@ class AdoptionSequences(RuleBasedStateMachine):
         # On the revision it ran (a partitioned rollout upgrades pods one by one).
         self.cluster.recreate(unit)
 
+    @precondition(lambda self: self.cluster.leader in self.old_units)
+    @rule(level=levels, fail=st.booleans())
+    def an_old_leader_changes_a_legacy_value(self, level: str, fail: bool):
+        """As the old revision's config-changed would; units reading through migrate follow."""
+
+        def write(charm: ops.CharmBase):
+            relation = charm.model.get_relation("cluster")
+            assert relation is not None
+            relation.data[charm.app]["log_level"] = json.dumps(level)
+
+        before = self.legacy, self.expected
+        password, salt, _ = self.legacy
+        self.legacy = (password, salt, level)
+        if self.key(REVISION_KEY) not in self.cluster.app_data:  # not published: migrate reads
+            self.expected = self.legacy
+        record = self.cluster.run(self.leader(), "config-changed", prepare=write, fail=fail)
+        if record.failed:
+            self.legacy, self.expected = before
+
     @precondition(lambda self: self.prefix == "" and self.old_units and self.new_units)
     @rule(data=st.data(), level=levels)
     def a_new_leader_cannot_write_while_old_units_read_its_keys(

@@ -427,6 +427,27 @@ def test_a_leader_with_ack_that_writes_a_value_back_emits_the_new_revision_namin
     assert peer_of(out).local_unit_data[RECORD] == json.dumps({"applied": 3})
 
 
+def test_a_leader_that_does_not_yet_see_every_planned_unit_holds_applied_back():
+    # A new leader whose relation-joined hook for unit 1 has not run yet.
+    joined = dataclasses.replace(_leader_and_peer_both_applied_revision_1(), planned_units=2)
+    relation = dataclasses.replace(peer_of(joined), peers_data={})
+    state = dataclasses.replace(joined, relations={relation})
+    complete: list[bool] = []
+    out, ctx = _run(
+        QuietAckCharm,
+        state,
+        lambda c: complete.append(c.shared.rollout().complete),
+        event=lambda c, _: c.on.leader_elected(),
+    )
+    assert complete == [True]  # by the units it sees
+    assert _applied_events(ctx) == []
+    out = dataclasses.replace(
+        out, relations={dataclasses.replace(peer_of(out), peers_data=peer_of(joined).peers_data)}
+    )
+    _, ctx = _run(QuietAckCharm, out, event=_changed_from(1))  # unit 1 joined
+    assert _applied_events(ctx) == [1]
+
+
 def test_acknowledgements_work_on_a_charm_that_also_logs(caplog: pytest.LogCaptureFixture):
     with caplog.at_level(logging.WARNING):
         cluster = Cluster(AckCharm, META)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import traceback
 from collections.abc import Generator, Mapping
 from typing import Any
 
@@ -15,12 +16,14 @@ import pytest
 from ops import testing
 
 from charms.leader_config.v0.leader_config import (
+    InvalidConfigError,
     LeaderConfig,
     LeaderConfigChangedEvent,
     LeaderConfigError,
     PendingFieldsError,
     SecretUnavailableError,
 )
+from charms.leader_config.v0.testing import published_state
 from conftest import (
     META,
     SharedCharm,
@@ -581,3 +584,32 @@ def test_a_secret_value_changed_and_changed_back_between_two_hooks_is_no_change(
     changed, _ = _leader_writes(restored, join_token=pydantic.SecretStr("tok-bbb"))
     ctx, _ = _on_follower(_follow(changed, seen))
     assert _changed(ctx) == [frozenset({"join_token"})]
+
+
+class NarrowerPin(pydantic.BaseModel):
+    """A later revision that asks more of the pin than the one that stored it."""
+
+    admin_password: pydantic.SecretStr | None = None
+    pin: pydantic.SecretStr | None = pydantic.Field(default=None, min_length=12)
+
+
+class NarrowerPinCharm(ops.CharmBase):
+    def __init__(self, framework: ops.Framework):
+        super().__init__(framework)
+        self.shared = LeaderConfig(self, "cluster", NarrowerPin)
+
+
+def test_a_stored_secret_value_that_no_longer_validates_is_nowhere_in_the_error_or_its_chain():
+    stored = Credentials(
+        admin_password=pydantic.SecretStr("pw-Zq7"), pin=pydantic.SecretStr("86420975")
+    )
+    state = published_state("cluster", stored, peers_data={0: {}})
+    ctx = testing.Context(NarrowerPinCharm, meta=META, unit_id=1)
+    with ctx(ctx.on.update_status(), state) as mgr:
+        with pytest.raises(InvalidConfigError) as caught:
+            mgr.charm.shared.get()
+        mgr.run()
+    text = "".join(traceback.format_exception(caught.value))
+    assert "'pin'" in text
+    assert "86420975" not in text
+    assert "pw-Zq7" not in text

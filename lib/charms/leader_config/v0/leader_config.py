@@ -149,7 +149,7 @@ import typing_extensions
 
 LIBID = "4c9d7f3a1e6b4d2f8a5c0e9b7d3f1a26"
 LIBAPI = 0
-LIBPATCH = 15
+LIBPATCH = 16
 PYDEPS = ["pydantic>=2,<3"]
 
 logger = logging.getLogger(__name__)
@@ -654,7 +654,8 @@ class _Codec(Generic[ConfigT]):
                 # A model-level validator names no field: every key took part.
                 for key in [self.keys[field]] if field else present:
                     problems.setdefault(key, error["msg"])
-            raise self.invalid(problems) from e
+            # pydantic's error quotes each input: with secret fields, it is not chained.
+            raise self.invalid(problems) from (None if self.content_keys else e)
 
     def validate(self, data: Mapping[str, Any]) -> ConfigT:
         """Validate field values given by alias; raise pydantic's ValidationError.
@@ -1096,7 +1097,16 @@ class _Rollouts:
 
     def all_recorded(self, relation: ops.Relation) -> bool:
         """Whether every unit runs a revision that uses this library; leader only."""
-        return self.units(relation) - {self._model.unit.name} <= self.tally(relation).keys()
+        others = self.units(relation) - {self._model.unit.name}
+        return others <= self.tally(relation).keys() and self.sees_every_unit(relation)
+
+    def sees_every_unit(self, relation: ops.Relation) -> bool:
+        """Whether the relation holds every unit Juju plans: one `goal-state`.
+
+        A unit new to the relation (a new leader among them) sees another unit only
+        once its `relation-joined` for that unit has run.
+        """
+        return len(self.units(relation)) >= self._model.app.planned_units()
 
     def rollout(self, relation: ops.Relation, revision: int | None, leader: bool) -> Rollout:
         units = self.units(relation)
@@ -1113,11 +1123,13 @@ class _Rollouts:
         )
         return Rollout(revision=revision, applied=applied, pending=frozenset(units - applied))
 
-    def due(self, rollout: Rollout) -> bool:
+    def due(self, relation: ops.Relation, rollout: Rollout) -> bool:
         """Whether `applied` fires for this complete rollout (once per revision)."""
         if not rollout.complete or rollout.revision is None:
             return False
         if self._stored.applied_fired >= rollout.revision:
+            return False
+        if not self.sees_every_unit(relation):
             return False
         self._stored.applied_fired = rollout.revision
         return True
@@ -1343,7 +1355,7 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
             if migrate and self._rollouts
             else None
         )
-        self._stored.set_default(retired=False)
+        self._stored.set_default(retired=False, retire_again=False)
         # Caches that follow the data: the view by raw data and role, the decoded config.
         self._view_cache: tuple[dict[str, str], bool, _View[ConfigT]] | None = None
         self._decoded: tuple[dict[str, str], ConfigT] | None = None
@@ -1899,7 +1911,8 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         if self._publish_pending:
             self._publish_pending = False
             self._publish()
-        if self._tally_changed and self._rollouts is not None and self._adoption is not None:
+        retire = self._tally_changed or self._stored.retire_again
+        if retire and self._rollouts is not None and self._adoption is not None:
             self._retire(self._rollouts, self._adoption)
         for _ in range(_MAX_EMITS_PER_HOOK):
             changed, self._changed_pending = self._changed_pending, None
@@ -1931,7 +1944,7 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         if relation is None:
             return
         rollout = self._rollouts.rollout(relation, self.revision, leader=True)
-        if self._rollouts.due(rollout):
+        if self._rollouts.due(relation, rollout):
             self.on.applied.emit(rollout.revision)
 
     def _retire(self, rollouts: _Rollouts, adoption: _Adoption) -> None:
@@ -1944,10 +1957,12 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
             return
         try:
             adoption.retire(relation, self.model.app, lambda s: self._secrets.is_ours(s, raw))
-        except Exception as e:  # a charm's function, or Juju: try again in a later hook
+        except Exception as e:  # a charm's function, or Juju: try again in the next hook
             logger.warning("%s: legacy data not retired yet: %s", self, e)
+            self._stored.retire_again = True
             return
         self._stored.retired = True
+        self._stored.retire_again = False
 
     def _on_secret_remove(self, event: ops.SecretRemoveEvent) -> None:
         """Remove revisions of this config's secret once no unit uses them; leader only."""
