@@ -395,6 +395,20 @@ def test_the_end_of_hook_publish_never_fails_the_hook_when_juju_refuses(
     assert any("not published" in r.getMessage() for r in caplog.records)
 
 
+@pytest.mark.parametrize("tool", ["secret-add", "relation-set"])
+def test_an_unpublished_value_generated_for_the_charm_fails_the_hook_so_none_is_kept(tool: str):
+    seen: list[Any] = []
+
+    def read_then_refuse(charm: Charm) -> None:
+        seen.append(charm.shared.get())  # the charm may act on the generated password
+        _refuse(charm, tool)
+
+    with pytest.raises(testing.errors.UncaughtCharmError) as caught:
+        run(charm_with(Secrets), leader_state(), read_then_refuse, event="leader_elected")
+    assert isinstance(caught.value.__cause__, NotLeaderError)
+    assert len(seen) == 1  # Juju runs the hook again, and nothing of this one is kept
+
+
 @pytest.mark.parametrize(
     ("values", "named"),
     [

@@ -106,9 +106,9 @@ peer relation yet, or legacy keys still in use), `InvalidConfigError` (stored da
 that does not decode or validate), `SecretUnavailableError` and `PendingFieldsError`
 (a follower's `get()` while the leader has not published a generated value) derive
 from `LeaderConfigError`. The library's hook handlers log these instead of failing
-the hook, except a transient failure to read the secret, which fails the hook
-so that Juju retries it. Misuse raises `ValueError`, `TypeError` or
-`RuntimeError` at once.
+the hook, except a transient failure to read the secret, and a refused publish of
+values generated for the charm's `get()` in that hook: those fail the hook, so that
+Juju retries it. Misuse raises `ValueError`, `TypeError` or `RuntimeError` at once.
 
 ## Upgrading a deployed charm
 
@@ -149,7 +149,7 @@ import typing_extensions
 
 LIBID = "4c9d7f3a1e6b4d2f8a5c0e9b7d3f1a26"
 LIBAPI = 0
-LIBPATCH = 16
+LIBPATCH = 17
 PYDEPS = ["pydantic>=2,<3"]
 
 logger = logging.getLogger(__name__)
@@ -1361,6 +1361,7 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         self._decoded: tuple[dict[str, str], ConfigT] | None = None
         # For the end of the hook: publish, emit, look at the tally.
         self._publish_pending = False
+        self._handed_out = False  # `get()` returned a config that is still to be published
         self._changed_pending: frozenset[str] | None = None  # empty: only the revision changed
         # On the leader, the view it had handled before its first change since its last event.
         self._handled_before: tuple[dict[str, str], int | None] | None = None
@@ -1418,6 +1419,7 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         if view.error is not None:
             raise view.error
         self._publish_pending |= view.publish
+        self._handed_out |= view.publish
         return None if view.config is None else view.config.model_copy(deep=True)
 
     @property
@@ -1930,11 +1932,16 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         relation = self.model.get_relation(self._relation_name)
         if relation is None:
             return
+        raw = self._read(relation)
+        handed_out, self._handed_out = self._handed_out, False
         try:
-            view = self._view(relation, self._read(relation))
+            view = self._view(relation, raw)
             if view.publish and view.config is not None:
                 self._write(relation, view.config)
         except (LeaderConfigError, ops.ModelError, ValueError) as e:
+            if handed_out and any(self._codec.keys[n] not in raw for n in self._codec.generated):
+                # The charm holds values generated in this hook: keep none unpublished.
+                raise
             logger.warning("%s: not published: %s", self, e)
 
     def _emit_applied(self) -> None:
