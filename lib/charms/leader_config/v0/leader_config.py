@@ -149,7 +149,7 @@ import typing_extensions
 
 LIBID = "4c9d7f3a1e6b4d2f8a5c0e9b7d3f1a26"
 LIBAPI = 0
-LIBPATCH = 17
+LIBPATCH = 18
 PYDEPS = ["pydantic>=2,<3"]
 
 logger = logging.getLogger(__name__)
@@ -1749,7 +1749,7 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         if changes and (revision is None or self._is_new_revision(view, plain, markers)):
             revision = (revision or 0) + 1
             changes[codec.revision_key] = str(revision)
-        self._publish_pending = False  # a write publishes the complete config
+        self._publish_pending = self._handed_out = False  # a write publishes the whole config
         if changes:
             self._send(relation, changes, secret)
         raw = {key: value for key, value in {**raw, **changes}.items() if value}
@@ -1906,7 +1906,7 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
             # unit's writes changed is its view's change all the same; the rest is moot.
             changed, self._changed_pending = self._changed_pending, None
             self._handled_before = None
-            self._publish_pending = self._tally_changed = False
+            self._publish_pending = self._handed_out = self._tally_changed = False
             if changed is not None:
                 self.on.changed.emit(changed, self.revision)
             return
