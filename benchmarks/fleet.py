@@ -246,7 +246,7 @@ def rollout(units: int = UNITS, charm: AckingCharm = LIBRARY_ACK) -> RolloutResu
     published, _, _, _ = runner.run(
         0,
         lambda ctx: ctx.on.relation_created(relation),
-        testing.State(leader=True, config=config, relations={relation}),
+        testing.State(leader=True, config=config, relations={relation}, planned_units=units),
     )
     app_data = dict(published.get_relation(relation.id).local_app_data)
     follower_rel = testing.PeerRelation(

@@ -48,6 +48,7 @@ HOOK_TOOLS = {
     "action_set": "action-set",
     "config_get": "config-get",
     "is_leader": "is-leader",
+    "planned_units": "goal-state",
     "juju_log": "juju-log",
     "relation_get": "relation-get",
     "relation_ids": "relation-ids",
