@@ -107,6 +107,7 @@ class _Unit:
         default_factory=lambda: list[frozenset[str]]()
     )
     charm_type: type[ops.CharmBase] | None = None  # after `upgrade`, the revision it runs
+    dying: bool = False  # being removed: Juju no longer counts it in the planned units
 
 
 class Cluster(Generic[CharmT]):
@@ -405,6 +406,7 @@ class Cluster(Generic[CharmT]):
                 lowest remaining unit).
         """
         member = self._unit(unit)
+        member.dying = True
         for other in self.units:
             if other != unit and unit in self._units[other].peers:
                 self._units[other].peers.discard(unit)
@@ -515,7 +517,7 @@ class Cluster(Generic[CharmT]):
             secrets=self._secrets,
             stored_states=member.stored_states,
             deferred=member.deferred,
-            planned_units=len(self._units),
+            planned_units=sum(not unit.dying for unit in self._units.values()),
         )
         if member.status is None:  # scenario 7 refuses unit_status=None
             return state

@@ -448,6 +448,16 @@ def test_a_leader_that_does_not_yet_see_every_planned_unit_holds_applied_back():
     assert _applied_events(ctx) == [1]
 
 
+def test_a_unit_removed_before_it_acknowledged_no_longer_holds_the_rollout_back():
+    cluster = Cluster(AckCharm, META)
+    cluster.deploy(2)
+    cluster.settle()
+    cluster.run(0, "update-status", prepare=lambda c: c.shared.update(log_level="debug"))
+    cluster.remove_unit(1)  # before its relation-changed for revision 2: Juju plans 1 unit
+    cluster.settle()
+    assert cluster.state(0).unit_status == ops.ActiveStatus("applied 2")
+
+
 def test_acknowledgements_work_on_a_charm_that_also_logs(caplog: pytest.LogCaptureFixture):
     with caplog.at_level(logging.WARNING):
         cluster = Cluster(AckCharm, META)
