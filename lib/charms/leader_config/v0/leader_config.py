@@ -104,7 +104,7 @@ published, `acknowledge()` records nothing and `rollout()` has every unit pendin
 `NotLeaderError` (a follower's write, or Juju refused a write), `NotReadyError` (no
 peer relation yet, or legacy keys still in use), `InvalidConfigError` (stored data
 that does not decode or validate), `SecretUnavailableError` and `PendingFieldsError`
-(a follower's `get()` while the leader has not published a generated value) derive
+(a `get()` that needs a value only the leader generates, not yet published) derive
 from `LeaderConfigError`. The library's hook handlers log these instead of failing
 the hook, except a transient failure to read the secret, and a refused publish of
 values generated for the charm's `get()` in that hook: those fail the hook, so that
@@ -149,7 +149,7 @@ import typing_extensions
 
 LIBID = "4c9d7f3a1e6b4d2f8a5c0e9b7d3f1a26"
 LIBAPI = 0
-LIBPATCH = 18
+LIBPATCH = 19
 PYDEPS = ["pydantic>=2,<3"]
 
 logger = logging.getLogger(__name__)
