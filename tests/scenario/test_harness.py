@@ -20,7 +20,11 @@ import yaml
 from ops.testing import ActionFailed, Harness
 
 from charm import LeaderConfigTesterCharm, Shared
-from charms.leader_config.v0.leader_config import PendingFieldsError
+from charms.leader_config.v0.leader_config import (
+    LeaderConfig,
+    LeaderConfigChangedEvent,
+    PendingFieldsError,
+)
 from charms.leader_config.v0.testing import config_from_harness, publish_to_harness
 
 CHARMCRAFT: dict[str, Any] = yaml.safe_load(
@@ -182,3 +186,29 @@ def test_a_write_after_the_secret_was_removed_behind_the_librarys_back_makes_a_n
 def config_databag(harness: Harness[LeaderConfigTesterCharm]) -> dict[str, str]:
     relation_id = harness.model.relations["cluster"][0].id
     return dict(harness.get_relation_data(relation_id, harness.model.app.name))
+
+
+class Recording(ops.CharmBase):
+    def __init__(self, framework: ops.Framework):
+        super().__init__(framework)
+        self.shared = LeaderConfig(self, "cluster", Shared)
+        self.seen: list[tuple[frozenset[str], int | None]] = []
+        framework.observe(self.shared.on.changed, self._on_changed)
+
+    def _on_changed(self, event: LeaderConfigChangedEvent) -> None:
+        self.seen.append((event.changed, event.revision))
+
+
+def test_the_changed_event_of_a_leader_that_stepped_down_carries_the_revision_it_wrote():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        harness = Harness(Recording, meta=META)
+    harness.add_relation("cluster", "leader-config-tester")
+    harness.set_leader(True)
+    harness.begin_with_initial_hooks()
+    harness.evaluate_status()
+    harness.charm.shared.update(log_level="error")
+    harness.set_leader(False)
+    harness.evaluate_status()
+    assert harness.charm.seen[-1] == (frozenset({"log_level"}), 2)
+    harness.cleanup()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pydantic
 import pytest
 from ops import testing
 
@@ -98,6 +99,8 @@ def test_undecodable_data_raises_invalid_config_error_naming_keys_and_reason(
     for key in bad_keys:
         assert repr(key) in str(error)
     assert reason in str(error)
+    if reason != "not JSON":  # pydantic's error, chained: no secret field to hide here
+        assert isinstance(error.__cause__, pydantic.ValidationError)
 
 
 def test_get_returns_a_copy_that_changes_nothing_stored():

@@ -613,3 +613,26 @@ def test_a_stored_secret_value_that_no_longer_validates_is_nowhere_in_the_error_
     assert "'pin'" in text
     assert "86420975" not in text
     assert "pw-Zq7" not in text
+
+
+class CredentialsAndRegion(Credentials):
+    """A later revision adds a plain field next to the secret ones."""
+
+    region: str = "eu"
+
+
+class CredentialsAndRegionCharm(ops.CharmBase):
+    def __init__(self, framework: ops.Framework):
+        super().__init__(framework)
+        self.shared = LeaderConfig(self, "cluster", CredentialsAndRegion)
+
+
+def test_a_plain_field_new_next_to_secret_fields_reads_its_default_with_the_secret_values():
+    stored = Credentials(admin_password=pydantic.SecretStr("pw-Zq7"))
+    state = published_state("cluster", stored, peers_data={0: {}})
+    ctx = testing.Context(CredentialsAndRegionCharm, meta=META, unit_id=1)
+    with ctx(ctx.on.update_status(), state) as mgr:
+        cfg = mgr.charm.shared.get()
+        mgr.run()
+    assert cfg is not None
+    assert (cfg.region, cfg.admin_password.get_secret_value()) == ("eu", "pw-Zq7")
