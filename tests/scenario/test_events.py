@@ -352,3 +352,20 @@ def test_hooks_before_the_peer_relation_exists_do_nothing(hook: str):
     out = ctx.run(getattr(ctx.on, hook)(), testing.State(leader=True))
     assert changed_events(ctx) == []
     assert out.unit_status == ops.UnknownStatus()
+
+
+class WritingBack(SharedCharm):
+    """On its first changed event the leader writes a value, then writes it back."""
+
+    def _on_changed(self, event: LeaderConfigChangedEvent) -> None:
+        super()._on_changed(event)
+        if event.changed == ALL_FIELDS:
+            self.shared.update(log_level="debug")
+            self.shared.update(log_level="info")
+
+
+def test_a_handler_that_writes_a_value_and_writes_it_back_gets_no_event_for_it():
+    ctx = testing.Context(WritingBack, meta=META)
+    out = ctx.run(ctx.on.leader_elected(), testing.State(leader=True, relations={peer()}))
+    assert app_data(out)["leader-config-revision"] == "3"
+    assert changed_events(ctx) == [ALL_FIELDS]
