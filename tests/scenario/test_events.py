@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import warnings
 from typing import Any
 
 import ops
 import pytest
+import yaml
 from ops import testing
 
 from charms.leader_config.v0.leader_config import LeaderConfig, LeaderConfigChangedEvent
@@ -369,3 +371,60 @@ def test_a_handler_that_writes_a_value_and_writes_it_back_gets_no_event_for_it()
     out = ctx.run(ctx.on.leader_elected(), testing.State(leader=True, relations={peer()}))
     assert app_data(out)["leader-config-revision"] == "3"
     assert changed_events(ctx) == [ALL_FIELDS]
+
+
+class ReconcilingInCollectStatus(SharedCharm):
+    """Writes from a collect-status handler, as reconciler charms do."""
+
+    status_event = "collect_unit_status"
+
+    def __init__(self, framework: ops.Framework):
+        super().__init__(framework)
+        framework.observe(getattr(self.on, self.status_event), self._reconcile)
+
+    def _reconcile(self, event: ops.CollectStatusEvent) -> None:
+        level = self.config.get("level")
+        if self.unit.is_leader() and level in ("debug", "info"):
+            self.shared.update(log_level=level)
+
+
+@pytest.mark.parametrize("status", ["collect_unit_status", "collect_app_status"])
+def test_a_leader_write_in_a_collect_status_handler_gets_its_changed_event_in_that_hook(
+    status: str,
+):
+    charm = type("ReconcilingInCollectStatus", (ReconcilingInCollectStatus,), {})
+    charm.status_event = status
+    options = {"options": {"level": {"type": "string", "default": ""}}}
+    elected = testing.Context(charm, meta=META, config=options)
+    state = testing.State(leader=True, relations={peer()})
+    published = elected.run(elected.on.leader_elected(), state)
+    ctx = testing.Context(charm, meta=META, config=options)
+    out = ctx.run(
+        ctx.on.config_changed(), dataclasses.replace(published, config={"level": "debug"})
+    )
+    assert app_data(out)["log_level"] == '"debug"'
+    assert changed_events(ctx) == [frozenset({"log_level"})]  # at the framework's pre-commit
+    assert out.unit_status == testing.ActiveStatus("log_level=debug")
+    again = testing.Context(charm, meta=META, config=options)
+    again.run(again.on.update_status(), out)
+    assert changed_events(again) == []
+
+
+def test_under_harness_a_write_in_a_collect_status_handler_gets_its_event_at_the_next_end():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        harness = testing.Harness(
+            ReconcilingInCollectStatus,
+            meta=yaml.safe_dump(META),
+            config=yaml.safe_dump({"options": {"level": {"type": "string", "default": ""}}}),
+        )
+    harness.add_relation("cluster", "app")
+    harness.set_leader(True)
+    harness.begin_with_initial_hooks()
+    harness.evaluate_status()
+    harness.update_config({"level": "debug"})
+    harness.evaluate_status()  # the handler writes after the library's end of the hook
+    assert harness.charm.unit.status != ops.ActiveStatus("log_level=debug")
+    harness.evaluate_status()  # Harness has no pre-commit: the next end emits it
+    assert harness.charm.unit.status == ops.ActiveStatus("log_level=debug")
+    harness.cleanup()

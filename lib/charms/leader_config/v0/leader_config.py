@@ -149,7 +149,7 @@ import typing_extensions
 
 LIBID = "4c9d7f3a1e6b4d2f8a5c0e9b7d3f1a26"
 LIBAPI = 0
-LIBPATCH = 19
+LIBPATCH = 20
 PYDEPS = ["pydantic>=2,<3"]
 
 logger = logging.getLogger(__name__)
@@ -626,12 +626,19 @@ class _Codec(Generic[ConfigT]):
             raise self.invalid(problems)
         return data
 
-    def decode(self, raw: Mapping[str, str], secret_values: Mapping[str, str]) -> ConfigT:
+    def decode(
+        self,
+        raw: Mapping[str, str],
+        secret_values: Mapping[str, str],
+        generated: dict[str, Any] | None = None,
+    ) -> ConfigT:
         """Validate `raw` (own keys by databag key) and the secret fields' values.
 
         Decoded JSON is validated in lax mode, whatever the model's strictness:
         whatever the library wrote (an enum's value, a tuple as a list), it reads.
-        Missing keys take the schema's defaults (`default_factory` included).
+        Missing keys take the schema's defaults; `default_factory` values are taken
+        from `generated` (values generated earlier in the hook), or generated and
+        added to it.
 
         Raises:
             InvalidConfigError: naming the keys at fault.
@@ -644,8 +651,9 @@ class _Codec(Generic[ConfigT]):
                 data[self.aliases[name]] = None if raw[key] == "null" else secret_values[name]
             elif name in secret_values:  # held by the secret, though no key marks it
                 data[self.aliases[name]] = secret_values[name]
+        to_generate = self._fill_generated(data, generated)
         try:
-            return self.schema.model_validate(data, strict=False)
+            config = self.schema.model_validate(data, strict=False)
         except pydantic.ValidationError as e:
             problems: dict[str, str] = {}
             for error in e.errors(include_url=False):
@@ -656,15 +664,37 @@ class _Codec(Generic[ConfigT]):
                     problems.setdefault(key, error["msg"])
             # pydantic's error quotes each input: with secret fields, it is not chained.
             raise self.invalid(problems) from (None if self.content_keys else e)
+        return self._keep_generated(config, to_generate, generated)
 
-    def validate(self, data: Mapping[str, Any]) -> ConfigT:
+    def _fill_generated(self, data: dict[str, Any], generated: dict[str, Any] | None) -> list[str]:
+        """Fill `data` (by alias) with values generated earlier; return the fields left."""
+        missing = [name for name in self.generated if self.aliases[name] not in data]
+        if generated is None:
+            return missing
+        data.update((self.aliases[name], generated[name]) for name in missing if name in generated)
+        return [name for name in missing if name not in generated]
+
+    @staticmethod
+    def _keep_generated(
+        config: ConfigT, names: list[str], generated: dict[str, Any] | None
+    ) -> ConfigT:
+        if generated is not None:
+            generated.update((name, getattr(config, name)) for name in names)
+        return config
+
+    def validate(
+        self, data: Mapping[str, Any], generated: dict[str, Any] | None = None
+    ) -> ConfigT:
         """Validate field values given by alias; raise pydantic's ValidationError.
 
+        `default_factory` values come from `generated`, or are generated and added to it.
         Errors about secret fields (or the whole model) carry a masked input, so
         that no secret value reaches an exception message or a log.
         """
+        data = dict(data)
+        to_generate = self._fill_generated(data, generated)
         try:
-            return self.schema.model_validate(dict(data))
+            return self._keep_generated(self.schema.model_validate(data), to_generate, generated)
         except pydantic.ValidationError as e:
             if not self.content_keys:
                 raise
@@ -945,7 +975,13 @@ class _Handled:
         self._codec = codec
         self._names = {key: name for name, key in codec.keys.items()}
         stored.set_default(
-            fingerprint="", digests={}, salt=secrets.token_hex(16), keyed=False, revision=None
+            fingerprint="",
+            digests={},
+            salt=secrets.token_hex(16),
+            keyed=False,
+            revision=None,
+            since=None,  # on the leader: the view it last emitted for, if it owes an event
+            pending=None,  # on the leader: the fields of the event it owes
         )
         if not stored.keyed:  # kept by field name before LIBPATCH 11
             stored.digests = {
@@ -965,6 +1001,33 @@ class _Handled:
     def last(self) -> tuple[dict[str, str], int | None]:
         """The digests and revision of the view last recorded, to compare a later one with."""
         return dict(self._stored.digests), self._stored.revision
+
+    def record_for_leader(
+        self,
+        raw: Mapping[str, str],
+        config: pydantic.BaseModel | None,
+        revision: int | None,
+        acknowledge: bool,
+    ) -> None:
+        """Record the leader's view, and keep the changed event it owes in stored state.
+
+        The event compares with the view the leader last emitted for (a value written
+        and written back in between is no change), and waits for the end of a hook:
+        this one's, or the next one's for a write made after it (in a collect-status
+        handler).
+        """
+        if self._stored.since is None:
+            digests, previous = self.last()
+            self._stored.since = {"digests": digests, "revision": previous}
+        since = (dict(self._stored.since["digests"]), self._stored.since["revision"])
+        changed, new_revision = self.record(raw, config, revision, since)
+        is_change = bool(changed) or (new_revision and acknowledge)
+        self._stored.pending = sorted(changed) if is_change else None
+
+    def take_pending(self) -> frozenset[str] | None:
+        """The fields of the changed event the leader owes (None: none owed), now emitted."""
+        pending, self._stored.pending, self._stored.since = self._stored.pending, None, None
+        return None if pending is None else frozenset(pending)
 
     def record(
         self,
@@ -1201,14 +1264,15 @@ class _Adoption:
         collides = any(key in raw for key in self._own_keys)
         return collides and not (leader and self._rollouts.all_recorded(relation))
 
-    def config(self, legacy: Legacy) -> Any:
-        """Validate the adopted values; raise InvalidConfigError."""
+    def config(self, legacy: Legacy, generated: dict[str, Any]) -> Any:
+        """Validate the adopted values, generating what they lack; raise InvalidConfigError."""
         codec = self._codec
         unknown = sorted(legacy.values.keys() - codec.aliases.keys())
         try:
             if unknown:
                 raise ValueError(f"unknown field(s) {', '.join(unknown)}")
-            return codec.validate({codec.aliases[k]: v for k, v in legacy.values.items()})
+            values = {codec.aliases[k]: v for k, v in legacy.values.items()}
+            return codec.validate(values, generated)
         except ValueError as e:
             raise InvalidConfigError(
                 f"migrate returned values that are invalid for {codec.schema.__name__}: {e}",
@@ -1250,6 +1314,20 @@ class _Adoption:
 
 
 # The object
+
+
+@dataclasses.dataclass
+class _Hook:
+    """What the current hook leaves for its end (the first collect-status event).
+
+    A fresh one starts with each hook; under Harness, `evaluate_status()` ends one.
+    """
+
+    publish: bool = False  # the leader found keys missing: it publishes them
+    # Values generated in this hook, by field name: every view of the hook uses the same.
+    generated: dict[str, Any] = dataclasses.field(default_factory=dict[str, Any])
+    handed_out: bool = False  # `get()` returned values generated in this hook
+    rollout_changed: bool = False  # a record, a unit or the revision changed
 
 
 @dataclasses.dataclass(frozen=True)
@@ -1359,14 +1437,8 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         # Caches that follow the data: the view by raw data and role, the decoded config.
         self._view_cache: tuple[dict[str, str], bool, _View[ConfigT]] | None = None
         self._decoded: tuple[dict[str, str], ConfigT] | None = None
-        # For the end of the hook: publish, emit, look at the tally.
-        self._publish_pending = False
-        self._handed_out = False  # `get()` returned a config that is still to be published
-        self._changed_pending: frozenset[str] | None = None  # empty: only the revision changed
-        # On the leader, the view it had handled before its first change since its last event.
-        self._handled_before: tuple[dict[str, str], int | None] | None = None
-        self._tally_changed = False
-        self._ended_with_app_status = False
+        self._hook = _Hook()
+        self._ending: str | None = None  # the last end-of-hook event of this hook
         peer_events = charm.on[relation_name]
         # The hooks in which the app databag can first show a change (and a new leader
         # or a new schema can find keys missing).
@@ -1383,6 +1455,7 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         # leader): the leader publishes what it found missing and emits its events.
         self.framework.observe(charm.on.collect_app_status, self._on_end_of_hook)
         self.framework.observe(charm.on.collect_unit_status, self._on_end_of_hook)
+        self.framework.observe(self.framework.on.pre_commit, self._on_end_of_hook)
 
     def __repr__(self) -> str:
         # The prefix tells apart the objects that share a relation, in logs and errors.
@@ -1418,8 +1491,9 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         view = self._view(relation, self._read(relation))
         if view.error is not None:
             raise view.error
-        self._publish_pending |= view.publish
-        self._handed_out |= view.publish
+        if view.publish:
+            self._hook.publish = True
+            self._hook.handed_out |= bool(self._hook.generated)
         return None if view.config is None else view.config.model_copy(deep=True)
 
     @property
@@ -1540,7 +1614,7 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
             return
         rollouts.write(relation, revision)
         if self.model.unit.is_leader():
-            self._tally_changed = True
+            self._hook.rollout_changed = True
 
     def rollout(self) -> Rollout:
         """How far the revision of this unit's view has rolled out; any unit.
@@ -1562,7 +1636,9 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
             return Rollout(None, frozenset(), frozenset({self.model.unit.name}))
         leader = self.model.unit.is_leader()
         if leader and not rollouts.has_tally():
-            self._tally_changed = True  # a leader's first look (its state gone?): `applied` due?
+            self._hook.rollout_changed = (
+                True  # a leader's first look (its state gone?): `applied` due?
+            )
         return rollouts.rollout(relation, self.revision, leader)
 
     def _rollouts_on(self) -> _Rollouts:
@@ -1615,7 +1691,7 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
                 if not leader:
                     return _View[ConfigT]()
                 try:
-                    return _View(codec.validate({}), publish=True)
+                    return _View(codec.validate({}, self._hook.generated), publish=True)
                 except pydantic.ValidationError:  # required fields: the first write publishes
                     return _View[ConfigT]()
             revision = 0
@@ -1641,7 +1717,7 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         if awaited and (blocked or not leader):
             error = self._pending(awaited, "the leader generates them when it publishes")
             return _View(error=error, blocked=blocked, legacy=legacy)
-        config: ConfigT = adoption.config(legacy)
+        config: ConfigT = adoption.config(legacy, self._hook.generated)
         return _View(config, publish=leader and not blocked, blocked=blocked, legacy=legacy)
 
     def _complete_and_valid(self, raw: dict[str, str]) -> bool:
@@ -1660,7 +1736,8 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
     def _decode(self, raw: dict[str, str]) -> ConfigT:
         """Decode `raw`, missing fields taking defaults; cached while the data stays the same."""
         if self._decoded is None or self._decoded[0] != raw:
-            self._decoded = (raw, self._codec.decode(raw, self._secrets.values(raw)))
+            values = self._secrets.values(raw)
+            self._decoded = (raw, self._codec.decode(raw, values, self._hook.generated))
         return self._decoded[1]
 
     def _pending(self, names: list[str], reason: str) -> PendingFieldsError:
@@ -1749,15 +1826,15 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         if changes and (revision is None or self._is_new_revision(view, plain, markers)):
             revision = (revision or 0) + 1
             changes[codec.revision_key] = str(revision)
-        self._publish_pending = self._handed_out = False  # a write publishes the whole config
         if changes:
             self._send(relation, changes, secret)
+        self._hook.publish = self._hook.handed_out = False  # the whole config is published
         raw = {key: value for key, value in {**raw, **changes}.items() if value}
         self._decoded = (raw, config)
         self._view_cache = (raw, True, _View(config, revision, shared=True))
         self._notice(raw, config, revision)
         if codec.revision_key in changes:
-            self._tally_changed = True
+            self._hook.rollout_changed = True
 
     def _write_secret(
         self, raw: dict[str, str], values: dict[str, str | None], legacy: Legacy | None
@@ -1823,15 +1900,11 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         acknowledgements, a new revision alone is a change too (with no field
         named), so that every unit gets to acknowledge every revision.
         """
-        leader = self.model.unit.is_leader()
-        if leader and self._handled_before is None:
-            self._handled_before = self._handled.last()
-        since = self._handled_before if leader else None
-        changed, new_revision = self._handled.record(raw, config, revision, since)
-        is_change = bool(changed) or (new_revision and self._acknowledge)
-        if leader:
-            self._changed_pending = changed if is_change else None
-        elif is_change:
+        if self.model.unit.is_leader():
+            self._handled.record_for_leader(raw, config, revision, self._acknowledge)
+            return
+        changed, new_revision = self._handled.record(raw, config, revision)
+        if changed or (new_revision and self._acknowledge):
             self.on.changed.emit(changed, revision)
 
     def _on_hook(self, event: ops.EventBase) -> None:
@@ -1852,7 +1925,7 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
             self._report(view.error)
             return
         if view.publish:
-            self._publish_pending = True
+            self._hook.publish = True
             return
         self._notice(basis, view.config, view.revision)
 
@@ -1866,7 +1939,7 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         if leader and not rollouts.has_tally():
             # Elected, its stored state gone, or its first hook on this revision: the
             # leader looks at the whole rollout (and retirement) at the end of the hook.
-            self._tally_changed = True
+            self._hook.rollout_changed = True
             self._view_cache = None
         elif (
             leader
@@ -1874,7 +1947,7 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
             and event.unit not in (None, self.model.unit)
             and rollouts.note(relation, event.unit)
         ):
-            self._tally_changed = True
+            self._hook.rollout_changed = True
             self._view_cache = None  # a takeover may have become possible
 
     def _report(self, error: LeaderConfigError) -> None:
@@ -1892,54 +1965,75 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
             return
         if self.model.unit.is_leader():
             self._rollouts.note(event.relation, unit)
-            self._tally_changed = True  # one unit fewer: a rollout may be complete now
+            self._hook.rollout_changed = True  # one unit fewer: a rollout may be complete now
             self._view_cache = None
 
-    def _on_end_of_hook(self, event: ops.CollectStatusEvent) -> None:
-        """Publish what the leader found missing, then emit its events: once per hook."""
-        if event.handle.kind == "collect_unit_status" and self._ended_with_app_status:
-            self._ended_with_app_status = False
-            return
-        self._ended_with_app_status = event.handle.kind == "collect_app_status"
-        if not self.model.unit.is_leader():
-            # Leadership lost during the hook (or between two Harness events): what this
-            # unit's writes changed is its view's change all the same; the rest is moot.
-            changed, self._changed_pending = self._changed_pending, None
-            self._handled_before = None
-            self._publish_pending = self._handed_out = self._tally_changed = False
-            if changed is not None:
-                self.on.changed.emit(changed, self.revision)
-            return
-        if self._publish_pending:
-            self._publish_pending = False
+    def _on_end_of_hook(self, event: ops.EventBase) -> None:
+        """End the hook: the leader publishes what it found missing; every unit emits.
+
+        The first collect-status event ends the hook (collect-app-status on the
+        leader). What the charm's own collect-status handlers leave is published and
+        emitted in the next of the events that follow: collect-unit-status after
+        collect-app-status, and the framework's pre-commit (which Harness never emits).
+        """
+        kind = event.handle.kind
+        first = kind == "collect_app_status" or (
+            kind == "collect_unit_status" and self._ending != "collect_app_status"
+        )
+        if kind == "pre_commit" and self._ending is None:
+            return  # no collect-status in this hook (collect-metrics): nothing ended
+        self._ending = None if kind == "pre_commit" else kind
+        try:
+            if self.model.unit.is_leader():
+                self._end_leaders_hook(first)
+            else:
+                self._end_followers_hook()
+        finally:
+            if first or kind == "pre_commit":
+                self._hook = _Hook()
+
+    def _end_followers_hook(self) -> None:
+        # Leadership lost during the hook (or between two Harness events).
+        if self._hook.handed_out:
+            raise NotLeaderError(
+                f"{self.model.unit.name} lost leadership before it could publish the values"
+                f" generated for get() in {self._relation_name!r}: failing the hook, so that"
+                " no unit acts on a value that is not stored",
+                relation_name=self._relation_name,
+            )
+        changed = self._handled.take_pending()  # what its writes changed, all the same
+        if changed is not None:
+            self.on.changed.emit(changed, self.revision)
+
+    def _end_leaders_hook(self, first: bool) -> None:
+        if self._hook.publish:
             self._publish()
-        retire = self._tally_changed or self._stored.retire_again
+        retire = first and (self._hook.rollout_changed or self._stored.retire_again)
         if retire and self._rollouts is not None and self._adoption is not None:
             self._retire(self._rollouts, self._adoption)
         for _ in range(_MAX_EMITS_PER_HOOK):
-            changed, self._changed_pending = self._changed_pending, None
-            self._handled_before = None  # what handlers write next compares with this view
+            changed = self._handled.take_pending()
             if changed is not None:
                 self.on.changed.emit(changed, self.revision)
-            elif self._tally_changed:
-                self._tally_changed = False
+            elif first and self._hook.rollout_changed:
+                self._hook.rollout_changed = False
                 self._emit_applied()
             else:
                 return
+        self._handled.take_pending()  # dropped: the handler would write again
         logger.warning("%s: stopped re-emitting: a handler writes on every event", self)
 
     def _publish(self) -> None:
         relation = self.model.get_relation(self._relation_name)
+        self._hook.publish = False
         if relation is None:
             return
-        raw = self._read(relation)
-        handed_out, self._handed_out = self._handed_out, False
         try:
-            view = self._view(relation, raw)
+            view = self._view(relation, self._read(relation))
             if view.publish and view.config is not None:
                 self._write(relation, view.config)
         except (LeaderConfigError, ops.ModelError, ValueError) as e:
-            if handed_out and any(self._codec.keys[n] not in raw for n in self._codec.generated):
+            if self._hook.handed_out:
                 # The charm holds values generated in this hook: keep none unpublished.
                 raise
             logger.warning("%s: not published: %s", self, e)
