@@ -1,0 +1,101 @@
+"""Taking legacy data over changes nothing that units on the old revision read.
+
+The takeover of a legacy secret builds on its latest revision and adds no key of the
+library's own to it; legacy values that an old revision's leader changes after the
+adoption win; a departure completes a takeover as an upgrade does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import ops
+import pydantic
+from ops import testing
+
+from charms.leader_config.v0.leader_config import LeaderConfig, LeaderConfigChangedEvent, Legacy
+from charms.leader_config.v0.testing import config_from_state
+from conftest import META, app_data, peer, peer_of
+
+
+class Admin(pydantic.BaseModel):
+    password: pydantic.SecretStr
+    state: str = "new"
+
+
+# Before the upgrade: the old revision's leader rotated the password (revision 2 of its
+# secret); every unit still tracks revision 1.
+TRACKED = {"password": "before-rotation", "ca-cert": "old-ca"}
+LATEST = {"password": "rotated", "ca-cert": "new-ca"}
+LEGACY_SECRET = testing.Secret(TRACKED, latest_content=LATEST, owner="app", label="admin")
+LEGACY = {"admin-secret": LEGACY_SECRET.id, "cluster-state": "existing"}
+
+
+class AdminCharm(ops.CharmBase):
+    prefix = "lc-"
+
+    def __init__(self, framework: ops.Framework):
+        super().__init__(framework)
+        self.shared = LeaderConfig(
+            self, "cluster", Admin, prefix=self.prefix, migrate=self._legacy
+        )
+        framework.observe(self.shared.on.changed, self._on_changed)
+
+    def _legacy(self, relation: ops.Relation) -> Legacy | None:
+        old = relation.data[self.app]
+        if "admin-secret" not in old:
+            return None
+        secret = self.model.get_secret(id=old["admin-secret"])
+        password = secret.get_content(refresh=True)["password"]  # the latest revision
+        values = {"password": password, "state": old["cluster-state"]}
+        return Legacy(values, keys=["admin-secret", "cluster-state"], secret=secret)
+
+    def _on_changed(self, _: LeaderConfigChangedEvent) -> None:
+        cfg = self.shared.get()
+        assert cfg is not None
+        self.unit.status = ops.ActiveStatus(cfg.password.get_secret_value())
+
+
+def _upgraded_leader() -> testing.State:
+    state = testing.State(leader=True, relations={peer(LEGACY)}, secrets={LEGACY_SECRET})
+    ctx = testing.Context(AdminCharm, meta=META)
+    return ctx.run(ctx.on.upgrade_charm(), state)
+
+
+def _legacy_secret(state: testing.State) -> testing.Secret:
+    (secret,) = [s for s in state.secrets if s.id == LEGACY_SECRET.id]
+    return secret
+
+
+def test_a_takeover_builds_on_the_latest_revision_of_the_legacy_secret_not_the_tracked_one():
+    out = _upgraded_leader()
+    assert _legacy_secret(out).latest_content == LATEST  # nothing reverted
+    cfg = config_from_state(out, "cluster", Admin, prefix="lc-")
+    assert cfg is not None
+    assert cfg.password.get_secret_value() == "rotated"
+
+
+def test_units_on_the_old_revision_read_a_taken_over_secret_exactly_as_before():
+    out = _upgraded_leader()
+    assert json.loads(app_data(out)["lc-secret-id"]) == LEGACY_SECRET.id  # taken over
+    assert _legacy_secret(out).latest_content == LATEST  # no key of the library's own
+    assert len(out.secrets) == 1
+
+
+def test_a_new_value_written_to_a_taken_over_secret_changes_only_its_own_content_key():
+    ctx = testing.Context(AdminCharm, meta=META)
+    with ctx(ctx.on.update_status(), _upgraded_leader()) as mgr:
+        mgr.charm.shared.update(password=pydantic.SecretStr("after-the-switch"))
+        out = mgr.run()
+    assert _legacy_secret(out).latest_content == {**LATEST, "password": "after-the-switch"}
+
+
+def test_a_follower_reads_a_taken_over_secret_at_its_latest_revision():
+    out = _upgraded_leader()
+    relation = dataclasses.replace(peer_of(out), peers_data={0: {}})
+    # The follower still tracks the revision from before the rotation.
+    state = dataclasses.replace(out, leader=False, relations={relation})
+    ctx = testing.Context(AdminCharm, meta=META, unit_id=1)
+    after = ctx.run(ctx.on.relation_changed(relation, remote_unit=0), state)
+    assert after.unit_status == testing.ActiveStatus("rotated")
