@@ -595,8 +595,9 @@ class TakingOverWithNewFieldCharm(TakingOverCharm):
 
 
 def test_a_secret_field_new_in_this_revision_is_added_to_the_legacy_secret_taken_over():
+    content = {"password": "old-pass-1", "internal-ca": "CA"}
     legacy_secret = dataclasses.replace(
-        LEGACY_SECRET, tracked_content={"password": "old-pass-1", "internal-ca": "CA"}
+        LEGACY_SECRET, tracked_content=content, latest_content=content
     )
     state = dataclasses.replace(_legacy_state(leader=True), secrets={legacy_secret})
     ctx = testing.Context(TakingOverWithNewFieldCharm, meta=META)

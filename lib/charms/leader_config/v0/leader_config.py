@@ -880,12 +880,17 @@ class _SecretStore:
         return self._cache[2], self._cache[3]
 
     def write(
-        self, raw: Mapping[str, str], values: Mapping[str, str | None], adopt: ops.Secret | None
+        self,
+        raw: Mapping[str, str],
+        values: Mapping[str, str | None],
+        adopt: tuple[ops.Secret, dict[str, str]] | None,
     ) -> _SecretChange:
         """Bring the secret in line with `values` (by field name); leader only.
 
-        Creates the secret on first need (or takes over `adopt`), sets a new revision
-        when a value changed, and removes the secret with its last content.
+        Creates the secret on first need (or takes over `adopt`, a secret with its
+        latest content), sets a new revision when a value changed, and removes the
+        secret with its last content. Only a secret the library made holds the stamp:
+        a legacy secret taken over keeps the content keys that old units read.
         """
         names = list(self._codec.content_keys)
         secret: ops.Secret | None = None
@@ -898,7 +903,7 @@ class _SecretStore:
                     raise
                 logger.warning("%s: the secret is gone; writing a new one", self.label)
         elif adopt is not None:
-            secret, current = adopt, adopt.get_content()
+            secret, current = adopt
         changes: dict[str, str] = {}
         markers = dict(raw)
         for name, content_key in self._codec.content_keys.items():
@@ -917,16 +922,17 @@ class _SecretStore:
             for name, value in values.items()
             if value is not None
         )
-        if wanted:
-            wanted[_STAMP_KEY] = self._codec.stamp(markers)
-        if secret is not None and adopt is secret:
+        stamp = self._codec.stamp(markers)
+        if wanted and (secret is None or _STAMP_KEY in current):
+            wanted[_STAMP_KEY] = stamp
+        if adopt is not None and secret is adopt[0]:
             changes[self._codec.secret_id_key] = _dumps(self._id_of(secret))
         if wanted == current:
             return _SecretChange(changes, _nothing, _nothing)
         if secret is None:
             secret = self._model.app.add_secret(wanted, label=self.label)
             changes[self._codec.secret_id_key] = _dumps(self._id_of(secret))
-            self._cache = (self._id_of(secret), wanted[_STAMP_KEY], secret, wanted)
+            self._cache = (self._id_of(secret), stamp, secret, wanted)
             return _SecretChange(changes, secret.remove_all_revisions, _nothing)
         if not wanted:
             changes[self._codec.secret_id_key] = ""  # deletes the key
@@ -934,7 +940,7 @@ class _SecretStore:
             return _SecretChange(changes, _nothing, secret.remove_all_revisions)
         old = secret
         secret.set_content(wanted)
-        self._cache = (self._id_of(secret), wanted[_STAMP_KEY], secret, wanted)
+        self._cache = (self._id_of(secret), stamp, secret, wanted)
         return _SecretChange(changes, lambda: old.set_content(current), _nothing)
 
     @staticmethod
@@ -1282,21 +1288,23 @@ class _Adoption:
 
     def secret_to_take_over(
         self, legacy: Legacy | None, values: Mapping[str, str | None]
-    ) -> ops.Secret | None:
-        """The legacy secret, if it holds a content key for every secret value adopted.
+    ) -> tuple[ops.Secret, dict[str, str]] | None:
+        """The legacy secret and its latest content, if it holds every secret value adopted.
 
-        Values that the legacy data lacks (a field new in this revision, generated)
-        are added to it, next to the content it keeps.
+        The latest revision, not the one this unit tracks: what an old revision's
+        leader added or rotated since is kept. Values that the legacy data lacks (a
+        field new in this revision, generated) are added to it, next to the content
+        it keeps.
         """
         if legacy is None or legacy.secret is None:
             return None
-        content = legacy.secret.get_content()
+        content = legacy.secret.get_content(refresh=True)
         keys = {
             self._codec.content_keys[name]
             for name, value in values.items()
             if value is not None and name in legacy.values
         }
-        return legacy.secret if keys <= content.keys() else None
+        return (legacy.secret, content) if keys <= content.keys() else None
 
     def retire(
         self, relation: ops.Relation, app: ops.Application, ours: Callable[[ops.Secret], bool]
