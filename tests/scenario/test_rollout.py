@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import json
 import logging
 import os
@@ -530,3 +531,46 @@ def test_the_revision_and_the_leaders_rollout_read_no_secret_and_validate_nothin
 
     _run(SecretAckCharm, state, read)
     assert seen == [1, Rollout(1, frozenset({"app/1"}), frozenset({"app/0"}))]
+
+
+def test_a_planned_unit_removed_before_it_ever_joined_holds_applied_back_no_longer():
+    # Juju planned unit 2, which never joined the relation, then removed it.
+    planned = dataclasses.replace(_leader_and_peer_both_applied_revision_1(), planned_units=3)
+    out, ctx = _run(QuietAckCharm, planned, event=lambda c, _: c.on.leader_elected())
+    assert _applied_events(ctx) == []  # unit 2 may join and not have applied revision 1
+    removed = dataclasses.replace(out, planned_units=2)
+    _, ctx = _run(QuietAckCharm, removed)  # update-status: the leader checks again
+    assert _applied_events(ctx) == [1]
+
+
+@pytest.fixture
+def goal_state(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Stands in for Juju's `goal-state` hook tool: unit name -> status."""
+    hookcmds = pytest.importorskip("ops.hookcmds")  # ops before hookcmds counts units only
+    units: dict[str, str] = {}
+    since = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+
+    def goal_state() -> Any:
+        goals = {name: hookcmds.Goal(status=status, since=since) for name, status in units.items()}
+        return hookcmds.GoalState(units=goals, relations={})
+
+    monkeypatch.setattr(hookcmds, "goal_state", goal_state)
+    return units
+
+
+def test_a_dying_unit_does_not_stand_in_for_a_new_one_that_has_not_joined(
+    goal_state: dict[str, str],
+):
+    # remove-unit 1 and add-unit: unit 1 is dying but still in the relation; unit 2 is
+    # planned and has not joined. Counted, the two look like every planned unit.
+    goal_state.update({"app/0": "active", "app/1": "dying", "app/2": "waiting"})
+    state = dataclasses.replace(_leader_and_peer_both_applied_revision_1(), planned_units=2)
+    out, ctx = _run(QuietAckCharm, state, event=lambda c, _: c.on.leader_elected())
+    assert _applied_events(ctx) == []
+    # Unit 2 joins and applies revision 1; unit 1 departs.
+    goal_state.update({"app/2": "active"})
+    goal_state.pop("app/1")
+    relation = dataclasses.replace(peer_of(out), peers_data={2: _record(1)})
+    out = dataclasses.replace(out, relations={relation})
+    _, ctx = _run(QuietAckCharm, out, event=_changed_from(2))
+    assert _applied_events(ctx) == [1]

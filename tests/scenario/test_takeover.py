@@ -99,3 +99,44 @@ def test_a_follower_reads_a_taken_over_secret_at_its_latest_revision():
     ctx = testing.Context(AdminCharm, meta=META, unit_id=1)
     after = ctx.run(ctx.on.relation_changed(relation, remote_unit=0), state)
     assert after.unit_status == testing.ActiveStatus("rotated")
+
+
+class Salted(pydantic.BaseModel):
+    salt: str
+    state: str = "new"
+
+
+class SameKeysCharm(ops.CharmBase):
+    """The new schema's keys are the legacy ones: `salt` held a raw string."""
+
+    def __init__(self, framework: ops.Framework):
+        super().__init__(framework)
+        self.shared = LeaderConfig(self, "cluster", Salted, migrate=self._legacy)
+
+    def _legacy(self, relation: ops.Relation) -> Legacy | None:
+        old = relation.data[self.app]
+        if "cluster-state" not in old:
+            return None
+        return Legacy({"salt": old["salt"], "state": old["cluster-state"]}, keys=["cluster-state"])
+
+
+RECORD = {"leader-config-unit": "{}"}  # what a unit on the new revision writes
+
+
+def test_the_last_unit_on_the_old_revision_removed_completes_the_takeover_as_an_upgrade_does():
+    legacy = {"salt": "s4lt", "cluster-state": "existing"}
+    relation = testing.PeerRelation(
+        "cluster", local_app_data=legacy, peers_data={1: RECORD, 2: {}}
+    )
+    ctx = testing.Context(SameKeysCharm, meta=META)
+    out = ctx.run(ctx.on.upgrade_charm(), testing.State(leader=True, relations={relation}))
+    assert app_data(out) == legacy  # unit 2 still reads the legacy keys
+    departed = dataclasses.replace(peer_of(out), peers_data={1: RECORD})
+    state = dataclasses.replace(out, relations={departed})
+    ctx = testing.Context(SameKeysCharm, meta=META)
+    out = ctx.run(ctx.on.relation_departed(departed, remote_unit=2, departing_unit=2), state)
+    assert app_data(out) == {
+        "salt": '"s4lt"',
+        "state": '"existing"',
+        "leader-config-revision": "1",
+    }

@@ -1097,7 +1097,11 @@ class _Rollouts:
         self._model = model
         self._stored = stored
         self._key = codec.unit_key
-        stored.set_default(record="", tally={}, tally_valid=False, applied_fired=-1)
+        # held_back: a check found a planned unit not in the relation yet: check again.
+        stored.set_default(
+            record="", tally={}, tally_valid=False, applied_fired=-1, held_back=False
+        )
+        self._planned_check: tuple[frozenset[str], bool] | None = None  # this hook's answer
 
     def write(self, relation: ops.Relation, applied: int | None) -> None:
         """Write this unit's record, unless it already holds the same."""
@@ -1170,12 +1174,30 @@ class _Rollouts:
         return others <= self.tally(relation).keys() and self.sees_every_unit(relation)
 
     def sees_every_unit(self, relation: ops.Relation) -> bool:
-        """Whether the relation holds every unit Juju plans: one `goal-state`.
+        """Whether the relation holds every unit Juju plans: one `goal-state` per hook.
 
         A unit new to the relation (a new leader among them) sees another unit only
-        once its `relation-joined` for that unit has run.
+        once its `relation-joined` for that unit has run. Units compare by name where
+        ops gives the names, so that a dying unit does not stand in for a new one.
         """
-        return len(self.units(relation)) >= self._model.app.planned_units()
+        seen = frozenset(self.units(relation))
+        if self._planned_check is None or self._planned_check[0] != seen:
+            planned = _planned_unit_names()
+            if planned is None:  # ops without `hookcmds`, or no hook tools (ops.testing)
+                answer = len(seen) >= self._model.app.planned_units()
+            else:
+                answer = planned <= seen
+            self._planned_check = (seen, answer)
+            self._stored.held_back = not answer
+        return self._planned_check[1]
+
+    def held_back(self) -> bool:
+        """Whether a check in an earlier hook waited for a planned unit; leader only."""
+        return bool(self._stored.held_back)
+
+    def end_hook(self) -> None:
+        """Forget this hook's `goal-state` answer: the planned units may change."""
+        self._planned_check = None
 
     def rollout(self, relation: ops.Relation, revision: int | None, leader: bool) -> Rollout:
         units = self.units(relation)
@@ -1336,6 +1358,7 @@ class _Hook:
     generated: dict[str, Any] = dataclasses.field(default_factory=dict[str, Any])
     handed_out: bool = False  # `get()` returned values generated in this hook
     rollout_changed: bool = False  # a record, a unit or the revision changed
+    update_status: bool = False  # the hook is update-status: check what waits for Juju
 
 
 @dataclasses.dataclass(frozen=True)
@@ -1459,6 +1482,7 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
             self.framework.observe(event, self._on_hook)
         if tracks_units:
             self.framework.observe(peer_events.relation_departed, self._on_departed)
+            self.framework.observe(charm.on.update_status, self._on_update_status)
         # Emitted after the charm's handlers in every hook (the app's first, on the
         # leader): the leader publishes what it found missing and emits its events.
         self.framework.observe(charm.on.collect_app_status, self._on_end_of_hook)
@@ -1923,6 +1947,10 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         leader = self.model.unit.is_leader()
         if self._rollouts is not None:
             self._note_units(self._rollouts, relation, event, leader)
+        self._look(relation, leader)
+
+    def _look(self, relation: ops.Relation, leader: bool) -> None:
+        """Notice a changed view, or (on the leader) keys to publish at the end of the hook."""
         raw = self._read(relation)
         basis = self._basis(relation, raw)
         incomplete = basis is not raw or any(key not in raw for key in self._codec.keys.values())
@@ -1974,7 +2002,9 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         if self.model.unit.is_leader():
             self._rollouts.note(event.relation, unit)
             self._hook.rollout_changed = True  # one unit fewer: a rollout may be complete now
-            self._view_cache = None
+
+    def _on_update_status(self, _: ops.UpdateStatusEvent) -> None:
+        self._hook.update_status = True
 
     def _on_end_of_hook(self, event: ops.EventBase) -> None:
         """End the hook: the leader publishes what it found missing; every unit emits.
@@ -1999,6 +2029,8 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         finally:
             if first or kind == "pre_commit":
                 self._hook = _Hook()
+                if self._rollouts is not None:
+                    self._rollouts.end_hook()
 
     def _end_followers_hook(self) -> None:
         # Leadership lost during the hook (or between two Harness events).
@@ -2014,6 +2046,17 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
             self.on.changed.emit(changed, self.revision)
 
     def _end_leaders_hook(self, first: bool) -> None:
+        rollouts = self._rollouts
+        recheck = self._hook.update_status and rollouts is not None and rollouts.held_back()
+        if first and rollouts is not None and (self._hook.rollout_changed or recheck):
+            # The units changed, or a planned unit was missing (removed since, perhaps,
+            # before it ever joined): a takeover, a retirement or `applied` may be due.
+            self._hook.rollout_changed = True
+            if self._adoption is not None:
+                self._view_cache = None
+                relation = self.model.get_relation(self._relation_name)
+                if relation is not None:
+                    self._hook.publish |= self._view(relation, self._read(relation)).publish
         if self._hook.publish:
             self._publish()
         retire = first and (self._hook.rollout_changed or self._stored.retire_again)
@@ -2091,6 +2134,21 @@ def _is_transient(error: LeaderConfigError) -> bool:
         and isinstance(cause, ops.ModelError)
         and not isinstance(cause, ops.SecretNotFoundError)
     )
+
+
+def _planned_unit_names() -> set[str] | None:
+    """The units Juju plans for the application, by name (`goal-state`), if ops tells."""
+    try:
+        from ops import hookcmds
+    except ImportError:  # ops before hookcmds: `planned_units()` gives only a count
+        return None
+    try:
+        goal = hookcmds.goal_state()
+    except FileNotFoundError:  # no hook tools: ops.testing or Harness
+        return None
+    except hookcmds.Error as e:
+        raise ops.ModelError(f"goal-state failed: {e.stderr or e}") from e
+    return {name for name, unit in goal.units.items() if unit.status != "dying"}
 
 
 def _claim_keys(framework: ops.Framework, codec: _Codec[Any], keys: list[str], owner: str) -> None:
