@@ -574,3 +574,42 @@ def test_a_dying_unit_does_not_stand_in_for_a_new_one_that_has_not_joined(
     out = dataclasses.replace(out, relations={relation})
     _, ctx = _run(QuietAckCharm, out, event=_changed_from(2))
     assert _applied_events(ctx) == [1]
+
+
+class BeforeAcknowledgements(ops.CharmBase):
+    """The charm's revision before it turned acknowledgements on."""
+
+    def __init__(self, framework: ops.Framework):
+        super().__init__(framework)
+        self.shared = LeaderConfig(self, "cluster", Shared)
+
+
+def test_units_upgraded_to_acknowledgements_acknowledge_the_revision_they_run():
+    published = published_state("cluster", Shared(log_level="debug"), peers_data={0: {}})
+    relation = peer_of(published)
+    before = type("Charm", (BeforeAcknowledgements,), {})
+    ran, _ = _run(before, published, event=_changed_from(0), unit_id=1)  # handles revision 1
+    after = type("Charm", (QuietAckCharm,), {})
+    out, ctx = _run(after, ran, event=lambda c, _: c.on.upgrade_charm(), unit_id=1)
+    assert peer_of(out).local_unit_data[RECORD] == json.dumps({"applied": 1})
+    assert app_data(out) == dict(relation.local_app_data)
+    assert [e for e in ctx.emitted_events if isinstance(e, LeaderConfigChangedEvent)] == []
+
+
+def test_an_upgraded_unit_that_acknowledged_before_keeps_its_own_record():
+    published = published_state("cluster", Shared(log_level="debug"), peers_data={0: {}})
+    ran, _ = _run(QuietAckCharm, published, event=_changed_from(0), unit_id=1)
+    relation = dataclasses.replace(peer_of(ran), local_unit_data=_record(0))
+    state = dataclasses.replace(ran, relations={relation})
+    out, _ = _run(QuietAckCharm, state, event=lambda c, _: c.on.upgrade_charm(), unit_id=1)
+    assert peer_of(out).local_unit_data[RECORD] == json.dumps({"applied": 0})
+
+
+def test_an_upgrade_that_turns_acknowledgements_on_completes_the_rollout_of_the_current_revision():
+    cluster = Cluster(type("Charm", (BeforeAcknowledgements,), {}), META)
+    cluster.deploy(3)
+    cluster.settle()
+    for unit in (1, 2, 0):
+        cluster.upgrade(unit, type("Charm", (AckCharm,), {}))
+        cluster.settle()
+    assert cluster.state(0).unit_status == ops.ActiveStatus("applied 1")

@@ -1972,6 +1972,8 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
             rollouts.announce(relation)  # this unit runs a revision that uses this library
         if isinstance(event, ops.LeaderElectedEvent):
             rollouts.forget()
+        if isinstance(event, ops.UpgradeCharmEvent) and self._acknowledge:
+            self._acknowledge_what_it_runs(rollouts, relation)
         if leader and not rollouts.has_tally():
             # Elected, its stored state gone, or its first hook on this revision: the
             # leader looks at the whole rollout (and retirement) at the end of the hook.
@@ -1985,6 +1987,18 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         ):
             self._hook.rollout_changed = True
             self._view_cache = None  # a takeover may have become possible
+
+    def _acknowledge_what_it_runs(self, rollouts: _Rollouts, relation: ops.Relation) -> None:
+        """Acknowledge the revision this unit ran before its charm acknowledged any.
+
+        A revision handled before an upgrade that turned acknowledgements on gets no
+        changed event after it: without this, it would stay pending on every unit.
+        """
+        if rollouts.read(relation, self.model.unit) not in (None, -1):
+            return  # it acknowledged before: its charm decides what it applied
+        handled = self._handled.last()[1]
+        if handled is not None and self._handled.seen(self._basis(relation, self._read(relation))):
+            rollouts.write(relation, handled)
 
     def _report(self, error: LeaderConfigError) -> None:
         """Log what stops this unit from handling the config; fail the hook if Juju may retry."""
