@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 
 import ops
 import pydantic
+import pytest
 from ops import testing
 
 from charms.leader_config.v0.leader_config import LeaderConfig, LeaderConfigChangedEvent, Legacy
@@ -140,3 +142,69 @@ def test_the_last_unit_on_the_old_revision_removed_completes_the_takeover_as_an_
         "state": '"existing"',
         "leader-config-revision": "1",
     }
+
+
+class PrefixedCharm(ops.CharmBase):
+    """Adopts `salt` and `cluster-state` under new keys (`v2-...`)."""
+
+    def __init__(self, framework: ops.Framework):
+        super().__init__(framework)
+        self.shared = LeaderConfig(self, "cluster", Salted, prefix="v2-", migrate=self._legacy)
+
+    def _legacy(self, relation: ops.Relation) -> Legacy | None:
+        old = relation.data[self.app]
+        if "cluster-state" not in old:
+            return None
+        values = {"salt": old["salt"], "state": old["cluster-state"]}
+        return Legacy(values, keys=["salt", "cluster-state"])
+
+
+def _prefixed_adoption() -> testing.State:
+    """Unit 0 adopted under `v2-` keys; unit 1 still runs the old revision."""
+    legacy = {"salt": "s4lt", "cluster-state": "existing"}
+    state = testing.State(leader=True, relations={peer(legacy, peers=(1,))})
+    ctx = testing.Context(PrefixedCharm, meta=META)
+    out = ctx.run(ctx.on.upgrade_charm(), state)
+    assert app_data(out)["v2-salt"] == '"s4lt"'
+    return out
+
+
+def _old_leader_rotates_the_salt(state: testing.State) -> testing.State:
+    """Leadership went to unit 1 (old revision), which rotated the salt, and came back."""
+    relation = peer_of(state)
+    data = {**relation.local_app_data, "salt": "rotated"}
+    return dataclasses.replace(
+        state, relations={dataclasses.replace(relation, local_app_data=data)}
+    )
+
+
+def test_a_legacy_value_an_old_leader_changes_after_the_adoption_wins_and_survives_retirement(
+    caplog: pytest.LogCaptureFixture,
+):
+    state = _old_leader_rotates_the_salt(_prefixed_adoption())
+    ctx = testing.Context(PrefixedCharm, meta=META)
+    with caplog.at_level(logging.INFO):
+        out = ctx.run(ctx.on.leader_elected(), state)
+    data = app_data(out)
+    assert (data["v2-salt"], data["v2-leader-config-revision"]) == ('"rotated"', "2")
+    assert "adopting legacy values changed since: salt" in caplog.text
+    upgraded = dataclasses.replace(peer_of(out), peers_data={1: {"v2-leader-config-unit": "{}"}})
+    out = dataclasses.replace(out, relations={upgraded})
+    ctx = testing.Context(PrefixedCharm, meta=META)
+    out = ctx.run(ctx.on.relation_changed(upgraded, remote_unit=1), out)
+    assert app_data(out) == {
+        "v2-salt": '"rotated"',
+        "v2-state": '"existing"',
+        "v2-leader-config-revision": "2",
+    }
+
+
+def test_a_field_the_new_revision_wrote_since_the_adoption_keeps_its_value_over_the_legacy_one():
+    ctx = testing.Context(PrefixedCharm, meta=META)
+    with ctx(ctx.on.config_changed(), _prefixed_adoption()) as mgr:
+        mgr.charm.shared.update(salt="mine")
+        written = mgr.run()
+    ctx = testing.Context(PrefixedCharm, meta=META)
+    out = ctx.run(ctx.on.leader_elected(), _old_leader_rotates_the_salt(written))
+    assert app_data(out)["v2-salt"] == '"mine"'
+    assert app_data(out)["v2-leader-config-revision"] == "2"

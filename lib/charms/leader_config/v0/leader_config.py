@@ -163,6 +163,8 @@ _ID_KEY = "secret-id"
 _REVISION = "leader-config-revision"
 _UNIT_RECORD = "leader-config-unit"
 _STAMP_KEY = "leader-config-stamp"  # a digest of the markers the secret's revision goes with
+# While units on a revision from before the adoption may run: the fields written since.
+_ADOPTION_RECORD = "leader-config-adopted"
 # Juju before 3.1.8 refuses a secret value over 5 KiB and content over 64 KiB, counted
 # base64-encoded (later releases allow 8 KiB, and 1 MB from 3.6.9): the lowest wins.
 _SECRET_VALUE_LIMIT = 5 * 1024
@@ -509,6 +511,7 @@ class _Codec(Generic[ConfigT]):
         self.secret_id_key = prefix + _ID_KEY
         self.revision_key = prefix + _REVISION
         self.unit_key = prefix + _UNIT_RECORD
+        self.adoption_key = prefix + _ADOPTION_RECORD
         self._names_by_alias = {alias: name for name, alias in self.aliases.items()}
         self._adapters: dict[str, pydantic.TypeAdapter[Any]] = {}  # built on first use
         self._check_reserved_names()
@@ -536,7 +539,10 @@ class _Codec(Generic[ConfigT]):
                 )
 
     def _check_reserved_names(self) -> None:
-        reserved = {self.revision_key: "the config revision"}
+        reserved = {
+            self.revision_key: "the config revision",
+            self.adoption_key: "the adoption's record",
+        }
         if self.content_keys:
             reserved[self.secret_id_key] = "the secret's id"
         for name, key in self.keys.items():
@@ -570,6 +576,17 @@ class _Codec(Generic[ConfigT]):
             value: pydantic.SecretStr | None = getattr(config, name)
             values[name] = None if value is None else value.get_secret_value()
         return values
+
+    def changed_fields(
+        self, before: ConfigT | None, plain: Mapping[str, str], values: Mapping[str, str | None]
+    ) -> set[str]:
+        """The fields whose value in `before` differs from the encoded `plain` and `values`."""
+        if before is None:
+            return {*plain, *values}
+        plain_before, values_before = self.encode(before), self.secret_values(before)
+        return {n for n in plain if plain_before[n] != plain[n]} | {
+            n for n in values if values_before[n] != values[n]
+        }
 
     def check_secret_size(self, values: Mapping[str, str | None]) -> None:
         """Refuse secret values that Juju would refuse, before anything is written."""
@@ -1331,16 +1348,70 @@ class _Adoption:
     def retire(
         self, relation: ops.Relation, app: ops.Application, ours: Callable[[ops.Secret], bool]
     ) -> None:
-        """Remove a copied legacy secret, then delete the legacy keys; leader only."""
+        """Remove a copied legacy secret, then the legacy keys and the record; leader only."""
         legacy = self.call(relation)
-        if legacy is None:
-            return
-        # The secret first: if Juju refuses it, the keys that lead to it are still there
-        # when the leader tries again in a later hook.
-        if legacy.secret is not None and not ours(legacy.secret):
-            legacy.secret.remove_all_revisions()
         databag = relation.data[app]
-        databag.update({k: "" for k in legacy.keys if k in databag and k not in self._own_keys})
+        retired = {self._codec.adoption_key} & databag.keys()
+        if legacy is not None:
+            # The secret first: if Juju refuses it, the keys that lead to it are still
+            # there when the leader tries again in a later hook.
+            if legacy.secret is not None and not ours(legacy.secret):
+                legacy.secret.remove_all_revisions()
+            retired.update(k for k in legacy.keys if k in databag and k not in self._own_keys)
+        if retired:
+            databag.update(dict.fromkeys(retired, ""))
+
+    def record(
+        self, raw: Mapping[str, str], adopting: bool, changed: set[str], by_charm: bool
+    ) -> dict[str, str]:
+        """The databag change to the adoption's record that goes with a write.
+
+        The publish of adopted values starts it; each write by the charm adds the
+        fields it changed (`changed`), whose values then win over the legacy ones.
+        """
+        key = self._codec.adoption_key
+        if not by_charm:
+            changed = set()
+        if adopting and self._codec.revision_key not in raw:
+            if any(own in raw for own in self._codec.keys.values()):
+                return {}  # taken over under its own keys: no unit runs the old revision
+            return {key: _dumps({"written": sorted(changed)})}
+        written = self.written(raw)
+        if written is None or changed <= set(written):
+            return {}
+        return {key: _dumps({"written": sorted({*written, *changed})})}
+
+    def written(self, raw: Mapping[str, str]) -> list[str] | None:
+        """The fields written since the adoption; None once the legacy data is retired."""
+        text = raw.get(self._codec.adoption_key)
+        if text is None:
+            return None
+        try:
+            record = json.loads(text)
+            written = record["written"]
+        except (ValueError, TypeError, KeyError):
+            return []  # unreadable: every legacy value that changed wins
+        return [name for name in written if isinstance(name, str)]
+
+    def changed_since(
+        self, legacy: Legacy, config: Any, written: list[str]
+    ) -> tuple[Any, list[str]]:
+        """`config` with the legacy values that differ from it, unless written since.
+
+        Returns the new config and the names of the fields it changes.
+        """
+        codec = self._codec
+        kept = {k: v for k, v in legacy.values.items() if k in codec.aliases and k not in written}
+        candidate = codec.revalidate(config, kept)
+        before, after = codec.encode(config), codec.encode(candidate)
+        secrets_before, secrets_after = codec.secret_values(config), codec.secret_values(candidate)
+        names = [
+            name
+            for name in kept
+            if before.get(name) != after.get(name)
+            or secrets_before.get(name) != secrets_after.get(name)
+        ]
+        return candidate, names
 
 
 # The object
@@ -1437,6 +1508,8 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         own_keys = [*codec.keys.values(), codec.revision_key]
         if codec.content_keys:
             own_keys.append(codec.secret_id_key)
+        if migrate is not None:
+            own_keys.append(codec.adoption_key)
         _claim_keys(charm.framework, codec, own_keys, f"the {schema.__name__} LeaderConfig")
         super().__init__(charm, f"{relation_name}:{prefix}")
         self._relation_name = relation_name
@@ -1835,8 +1908,12 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         except pydantic.ValidationError:
             return False  # the full validation reports it
 
-    def _write(self, relation: ops.Relation, config: ConfigT) -> None:
-        """Publish `config`: the changed keys, and a new revision, in one `relation-set`."""
+    def _write(self, relation: ops.Relation, config: ConfigT, *, by_charm: bool = True) -> None:
+        """Publish `config`: the changed keys, and a new revision, in one `relation-set`.
+
+        `by_charm`: the charm's own write (not the library's publish of what it found
+        missing or adopted), which an adoption's record notes.
+        """
         codec = self._codec
         raw = self._read(relation)
         view = self._view(relation, raw)
@@ -1858,6 +1935,9 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         if changes and (revision is None or self._is_new_revision(view, plain, markers)):
             revision = (revision or 0) + 1
             changes[codec.revision_key] = str(revision)
+        if changes and self._adoption is not None:
+            changed = codec.changed_fields(view.config, plain, values)
+            changes.update(self._adoption.record(raw, view.legacy is not None, changed, by_charm))
         if changes:
             self._send(relation, changes, secret)
         self._hook.publish = self._hook.handed_out = False  # the whole config is published
@@ -2096,7 +2176,7 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         try:
             view = self._view(relation, self._read(relation))
             if view.publish and view.config is not None:
-                self._write(relation, view.config)
+                self._write(relation, view.config, by_charm=False)
         except (LeaderConfigError, ops.ModelError, ValueError) as e:
             if self._hook.handed_out:
                 # The charm holds values generated in this hook: keep none unpublished.
@@ -2118,10 +2198,11 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         relation = self.model.get_relation(self._relation_name)
         if relation is None or self._stored.retired:
             return
-        raw = self._read(relation)
-        if self._codec.revision_key not in raw or not rollouts.all_recorded(relation):
-            return
         try:
+            self._adopt_legacy_changes(adoption, relation)
+            raw = self._read(relation)
+            if self._codec.revision_key not in raw or not rollouts.all_recorded(relation):
+                return
             adoption.retire(relation, self.model.app, lambda s: self._secrets.is_ours(s, raw))
         except Exception as e:  # a charm's function, or Juju: try again in the next hook
             logger.warning("%s: legacy data not retired yet: %s", self, e)
@@ -2129,6 +2210,26 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
             return
         self._stored.retired = True
         self._stored.retire_again = False
+
+    def _adopt_legacy_changes(self, adoption: _Adoption, relation: ops.Relation) -> None:
+        """Publish the legacy values that a leader on the old revision changed since.
+
+        While units on the old revision may lead, they change the legacy data only; a
+        value so changed wins over the adopted one, unless the charm wrote that field
+        since the adoption.
+        """
+        raw = self._read(relation)
+        written = adoption.written(raw)
+        if written is None:
+            return
+        config = self._view(relation, raw).config
+        legacy = adoption.call(relation)
+        if config is None or legacy is None:
+            return
+        changed, names = adoption.changed_since(legacy, config, written)
+        if names:
+            logger.info("%s: adopting legacy values changed since: %s", self, ", ".join(names))
+            self._write(relation, changed, by_charm=False)
 
     def _on_secret_remove(self, event: ops.SecretRemoveEvent) -> None:
         """Remove revisions of this config's secret once no unit uses them; leader only."""
