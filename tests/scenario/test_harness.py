@@ -21,8 +21,10 @@ from ops.testing import ActionFailed, Harness
 
 from charm import LeaderConfigTesterCharm, Shared
 from charms.leader_config.v0.leader_config import (
+    InvalidConfigError,
     LeaderConfig,
     LeaderConfigChangedEvent,
+    Legacy,
     PendingFieldsError,
 )
 from charms.leader_config.v0.testing import config_from_harness, publish_to_harness
@@ -183,7 +185,7 @@ def test_a_write_after_the_secret_was_removed_behind_the_librarys_back_makes_a_n
     assert cfg.admin_password.get_secret_value() == "fresh"
 
 
-def config_databag(harness: Harness[LeaderConfigTesterCharm]) -> dict[str, str]:
+def config_databag(harness: Harness[Any]) -> dict[str, str]:
     relation_id = harness.model.relations["cluster"][0].id
     return dict(harness.get_relation_data(relation_id, harness.model.app.name))
 
@@ -211,4 +213,89 @@ def test_the_changed_event_of_a_leader_that_stepped_down_carries_the_revision_it
     harness.set_leader(False)
     harness.evaluate_status()
     assert harness.charm.seen[-1] == (frozenset({"log_level"}), 2)
+    harness.cleanup()
+
+
+class Cluster(pydantic.BaseModel):
+    state: str = "new"
+    salt: str = "fresh"
+    password: pydantic.SecretStr | None = None
+
+
+class AdoptingCharm(ops.CharmBase):
+    """Adopts legacy plaintext under the schema's own keys (no prefix) and a legacy secret."""
+
+    def __init__(self, framework: ops.Framework):
+        super().__init__(framework)
+        self.shared = LeaderConfig(self, "cluster", Cluster, migrate=self.legacy)
+
+    def legacy(self, relation: ops.Relation) -> Legacy | None:
+        old = relation.data[self.app]
+        if "cluster-state" not in old:
+            return None
+        secret = self.model.get_secret(id=old["admin-secret-id"])
+        values = {
+            "state": old["cluster-state"],
+            "salt": old["salt"],
+            "password": secret.get_content()["password"],
+        }
+        return Legacy(values, keys=["cluster-state", "admin-secret-id"], secret=secret)
+
+
+def test_config_from_harness_reads_legacy_values_through_migrate_as_a_follower_does():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        harness = Harness(AdoptingCharm, meta=META)
+    app = "leader-config-tester"
+    relation_id = harness.add_relation("cluster", app)
+    secret_id = harness.add_model_secret(app, {"password": "kept-pass"})
+    legacy = {"salt": "s4lt", "cluster-state": "existing", "admin-secret-id": secret_id}
+    harness.update_relation_data(relation_id, app, legacy)
+    harness.begin()
+    followers_view = harness.charm.shared.get()
+    assert followers_view == Cluster(
+        state="existing", salt="s4lt", password=pydantic.SecretStr("kept-pass")
+    )
+    config = config_from_harness(harness, "cluster", Cluster, migrate=AdoptingCharm.legacy)
+    assert config == followers_view
+    with pytest.raises(InvalidConfigError):  # without migrate: the plaintext is no JSON
+        config_from_harness(harness, "cluster", Cluster)
+    harness.cleanup()
+
+
+class Tokened(pydantic.BaseModel):
+    token: pydantic.SecretStr | None = None
+
+
+class TokenCharm(ops.CharmBase):
+    def __init__(self, framework: ops.Framework):
+        super().__init__(framework)
+        self.shared = LeaderConfig(self, "cluster", Tokened)
+
+
+@pytest.mark.parametrize("leader", [True, False])
+def test_publish_to_harness_without_a_secret_value_drops_the_secret_id_as_the_leader_does(
+    leader: bool,
+):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        harness = Harness(TokenCharm, meta=META)
+    harness.set_leader(leader)
+    harness.begin()  # publish_to_harness adds the peer relation
+    publish_to_harness(harness, "cluster", Tokened(token=pydantic.SecretStr("t-1")))
+    assert "secret-id" in config_databag(harness)
+    publish_to_harness(harness, "cluster", Tokened())
+    assert "secret-id" not in config_databag(harness)
+    assert config_databag(harness)["leader-config-revision"] == "2"
+    assert config_from_harness(harness, "cluster", Tokened) == Tokened()
+    assert harness.charm.shared.get() == Tokened()
+    harness.cleanup()
+
+
+def test_config_from_harness_is_none_without_the_peer_relation():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        harness = Harness(TokenCharm, meta=META)
+    harness.begin()
+    assert config_from_harness(harness, "cluster", Tokened) is None
     harness.cleanup()
