@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+from collections.abc import Callable
 from typing import Any
 
 import ops
@@ -117,3 +119,66 @@ def test_objects_on_different_relations_may_use_the_same_keys():
 
     ctx = testing.Context(Charm, meta=meta)
     ctx.run(ctx.on.install(), testing.State())
+
+
+class Handle:
+    """A class pydantic knows only as an arbitrary type."""
+
+
+class WithCallable(pydantic.BaseModel):
+    hook: Callable[[], None] = print
+
+
+class WithArbitraryClass(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(arbitrary_types_allowed=True)
+    handle: Handle | None = None
+
+
+class WithBinaryDefault(pydantic.BaseModel):
+    blob: bytes = b"\xff\xfe"
+
+
+class WithEmptyAlias(pydantic.BaseModel):
+    name: str = pydantic.Field(default="x", alias="")
+
+
+class WithHugeSecretDefault(pydantic.BaseModel):
+    token: pydantic.SecretStr = pydantic.SecretStr("x" * 6000)
+
+
+@pytest.mark.parametrize(
+    ("schema", "field", "reason"),
+    [
+        (WithCallable, "hook", "no JSON form"),
+        (WithArbitraryClass, "handle", "cannot carry Handle values"),
+        (WithBinaryDefault, "blob", "has no JSON form"),
+        (WithEmptyAlias, "name", "an empty alias cannot name a databag key"),
+        (WithHugeSecretDefault, "token", "Juju secrets hold at most 5120 bytes per value"),
+    ],
+    ids=["callable", "arbitrary-class", "non-utf8-bytes-default", "empty-alias", "huge-secret"],
+)
+def test_a_schema_the_wire_format_cannot_carry_is_refused_at_construction_naming_the_field(
+    schema: type[pydantic.BaseModel], field: str, reason: str
+):
+    ctx = testing.Context(_charm_with("cluster", schema), meta=META, juju_version="3.6.4")
+    with pytest.raises(testing.errors.UncaughtCharmError) as caught:
+        ctx.run(ctx.on.install(), testing.State())
+    error = caught.value.__cause__
+    assert isinstance(error, ValueError)
+    assert str(error).startswith(f"{schema.__name__}.{field}: ")
+    assert reason in str(error)
+
+
+class WithJsonableDefaults(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(arbitrary_types_allowed=True)
+    blob: bytes = b"text"
+    when: datetime.date = datetime.date(2026, 1, 1)
+    ports: frozenset[int] = frozenset({80, 443})
+    members: list[str] = []
+
+
+def test_defaults_with_a_json_form_and_known_types_are_accepted_with_arbitrary_types_allowed():
+    ctx = testing.Context(_charm_with("cluster", WithJsonableDefaults), meta=META)
+    out = ctx.run(ctx.on.leader_elected(), testing.State(leader=True, relations={peer()}))
+    (relation,) = out.get_relations("cluster")
+    assert relation.local_app_data["blob"] == '"text"'

@@ -677,6 +677,48 @@ def test_a_missing_secret_logs_a_warning_and_the_hook_succeeds(caplog: pytest.Lo
     assert any("admin_password" in r.getMessage() for r in caplog.records)
 
 
+@pytest.mark.parametrize(
+    ("error", "gone"),
+    [
+        (ops.SecretNotFoundError("ERROR secret not found"), True),
+        (ops.ModelError("ERROR timeout"), False),
+    ],
+    ids=["not-found", "transient"],
+)
+def test_a_secret_that_is_gone_is_told_from_one_juju_cannot_read_now(
+    error: ops.ModelError, gone: bool
+):
+    caught: list[SecretUnavailableError] = []
+
+    def read(c: Charm) -> None:
+        _failing_secret_get(error)(c)
+        with pytest.raises(SecretUnavailableError) as raised:
+            c.shared.get()
+        caught.append(raised.value)
+
+    run(charm_with(Secrets), _published_secrets(), read)
+    assert caught[0].gone is gone
+    assert caught[0].__cause__ is error
+
+
+def test_a_secret_id_missing_from_the_databag_is_gone():
+    state = _published_secrets()
+    relation = peer_of(state)
+    data = {k: v for k, v in relation.local_app_data.items() if k != "secret-id"}
+    state = dataclasses.replace(
+        state, relations={dataclasses.replace(relation, local_app_data=data)}
+    )
+    caught: list[SecretUnavailableError] = []
+
+    def read(c: Charm) -> None:
+        with pytest.raises(SecretUnavailableError) as raised:
+            c.shared.get()
+        caught.append(raised.value)
+
+    run(charm_with(Secrets), state, read)
+    assert caught[0].gone is True
+
+
 # 10. After a failed write, get() returns what is stored
 
 

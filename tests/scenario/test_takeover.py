@@ -208,3 +208,47 @@ def test_a_field_the_new_revision_wrote_since_the_adoption_keeps_its_value_over_
     out = ctx.run(ctx.on.leader_elected(), _old_leader_rotates_the_salt(written))
     assert app_data(out)["v2-salt"] == '"mine"'
     assert app_data(out)["v2-leader-config-revision"] == "2"
+
+
+def test_adopting_tells_every_unit_that_the_takeover_is_still_to_come_and_when_it_is_done():
+    legacy = {"salt": "s4lt", "cluster-state": "existing"}
+    relation = testing.PeerRelation(
+        "cluster", local_app_data=legacy, peers_data={1: RECORD, 2: {}}
+    )
+    seen: list[bool] = []
+    ctx = testing.Context(SameKeysCharm, meta=META)
+    with ctx(ctx.on.upgrade_charm(), testing.State(leader=True, relations={relation})) as mgr:
+        seen.append(mgr.charm.shared.adopting)
+        out = mgr.run()
+    upgraded = dataclasses.replace(peer_of(out), peers_data={1: RECORD, 2: RECORD})
+    ctx = testing.Context(SameKeysCharm, meta=META)
+    out = ctx.run(
+        ctx.on.relation_changed(upgraded, remote_unit=2),
+        dataclasses.replace(out, relations={upgraded}),
+    )
+    for unit, leader in ((0, True), (1, False)):
+        ctx = testing.Context(SameKeysCharm, meta=META, unit_id=unit)
+        relation = (
+            peer_of(out) if leader else dataclasses.replace(peer_of(out), peers_data={0: RECORD})
+        )
+        with ctx(
+            ctx.on.update_status(), dataclasses.replace(out, leader=leader, relations={relation})
+        ) as mgr:
+            seen.append(mgr.charm.shared.adopting)
+            mgr.run()
+    assert seen == [True, False, False]
+
+
+def test_adopting_is_false_for_a_new_deployment_and_without_migrate():
+    ctx = testing.Context(SameKeysCharm, meta=META)
+    with ctx(ctx.on.update_status(), testing.State(leader=True, relations={peer()})) as mgr:
+        assert mgr.charm.shared.adopting is False
+        mgr.run()
+
+
+def test_the_secret_id_names_the_legacy_secret_once_it_is_taken_over():
+    ctx = testing.Context(AdminCharm, meta=META)
+    with ctx(ctx.on.update_status(), _upgraded_leader()) as mgr:
+        assert mgr.charm.shared.secret_id == LEGACY_SECRET.id
+        assert mgr.charm.shared.secret_label == "leader-config-cluster-lc"  # not its label
+        mgr.run()

@@ -17,6 +17,7 @@ from charms.leader_config.v0.leader_config import (
     NotReadyError,
 )
 from conftest import (
+    META,
     Shared,
     SharedCharm,
     app_data,
@@ -281,3 +282,24 @@ def test_a_failed_relation_set_raises_a_library_error_with_the_cause(
             mgr.charm.shared.update(log_level="debug")
     assert caught.value.__cause__ is error
     assert changed_events(ctx) == []
+
+
+class Aliased(pydantic.BaseModel):
+    admin_password: str = pydantic.Field(default="x", alias="password")
+
+
+def test_update_refusing_an_alias_says_which_field_it_is_the_alias_of():
+    class Charm(ops.CharmBase):
+        def __init__(self, framework: ops.Framework):
+            super().__init__(framework)
+            self.shared = LeaderConfig(self, "cluster", Aliased)
+
+    ctx = testing.Context(Charm, meta=META)
+    with ctx(ctx.on.update_status(), testing.State(leader=True, relations={peer()})) as mgr:
+        with pytest.raises(ValueError, match="alias") as caught:
+            mgr.charm.shared.update(password="y")
+        mgr.run()
+    assert str(caught.value) == (
+        "unknown field(s) password for Aliased (fields: admin_password): update() takes"
+        " field names; 'password' is the alias of 'admin_password'"
+    )

@@ -129,6 +129,7 @@ own keys is taken over only once every unit is upgraded.
 from __future__ import annotations
 
 import base64
+import collections.abc
 import dataclasses
 import hashlib
 import json
@@ -145,6 +146,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 import ops
 import pydantic
+import pydantic_core
 import typing_extensions
 
 LIBID = "4c9d7f3a1e6b4d2f8a5c0e9b7d3f1a26"
@@ -244,6 +246,17 @@ class SecretUnavailableError(LeaderConfigError):
     def __init__(self, message: str, *, relation_name: str, fields: tuple[str, ...]):
         super().__init__(message, relation_name=relation_name)
         self.fields = fields
+
+    @property
+    def gone(self) -> bool:
+        """Whether the secret (or values it should hold) is gone; False: Juju failed to read it.
+
+        Gone, the leader may write new values (`set()` makes a new secret); otherwise
+        Juju may read it if asked again: fail the hook (raise) so that Juju retries
+        it, and never replace the values.
+        """
+        cause = self.__cause__
+        return not isinstance(cause, ops.ModelError) or isinstance(cause, ops.SecretNotFoundError)
 
 
 class PendingFieldsError(LeaderConfigError):
@@ -456,6 +469,29 @@ def _nested_types(annotation: Any, seen: set[int]) -> Iterator[Any]:
         yield from _nested_types(hint, seen)
 
 
+def _is_json(value: object) -> bool:
+    """Whether `value` is made of JSON's own types (so it encodes as it is)."""
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return True
+    if isinstance(value, list):
+        return all(_is_json(item) for item in typing.cast("list[object]", value))
+    if isinstance(value, dict):
+        items = typing.cast("dict[object, object]", value).items()
+        return all(isinstance(k, str) and _is_json(v) for k, v in items)
+    return False
+
+
+def _is_arbitrary(kind: object) -> bool:
+    """Whether pydantic knows `kind` only as an arbitrary type (validated by isinstance)."""
+    if not isinstance(kind, type) or issubclass(kind, pydantic.BaseModel):
+        return False
+    try:
+        pydantic.TypeAdapter(kind)
+    except pydantic.PydanticSchemaGenerationError:
+        return True
+    return False
+
+
 def _is_secret_field(annotation: Any) -> bool:
     """Whether a field is typed `SecretStr` or `SecretStr | None`."""
     if annotation is pydantic.SecretStr:
@@ -500,6 +536,7 @@ class _Codec(Generic[ConfigT]):
         self.aliases: dict[str, str] = {}  # field name -> the name pydantic reads and dumps
         self.content_keys: dict[str, str] = {}  # secret field name -> secret content key
         self.generated: set[str] = set()  # fields with a default_factory
+        self._adapters: dict[str, pydantic.TypeAdapter[Any]] = {}  # built on first use
         for name, field in schema.model_fields.items():
             self._check_field(name, field)
             self.aliases[name] = field.alias or name
@@ -513,7 +550,6 @@ class _Codec(Generic[ConfigT]):
         self.unit_key = prefix + _UNIT_RECORD
         self.adoption_key = prefix + _ADOPTION_RECORD
         self._names_by_alias = {alias: name for name, alias in self.aliases.items()}
-        self._adapters: dict[str, pydantic.TypeAdapter[Any]] = {}  # built on first use
         self._check_reserved_names()
 
     def _check_field(self, name: str, field: Any) -> None:
@@ -527,8 +563,13 @@ class _Codec(Generic[ConfigT]):
                 f"{where}: LeaderConfig supports plain fields and Field(alias=...), not"
                 " exclude, validation_alias or serialization_alias"
             )
+        if field.alias == "":
+            raise ValueError(f"{where}: an empty alias cannot name a databag key")
         if _is_secret_field(field.annotation):
+            if isinstance(field.default, pydantic.SecretStr):
+                self.check_secret_size({name: field.default.get_secret_value()})
             return
+        arbitrary = bool(self.schema.model_config.get("arbitrary_types_allowed"))
         for nested in _nested_types(field.annotation, set()):
             kind = typing.get_origin(nested) or nested  # `Secret[str]` is a generic alias
             if isinstance(kind, type) and issubclass(kind, _SECRET_TYPES):
@@ -537,6 +578,24 @@ class _Codec(Generic[ConfigT]):
                     " secret values are supported only as a field typed SecretStr or"
                     " SecretStr | None, which live in a Juju secret"
                 )
+            if kind is collections.abc.Callable or (arbitrary and _is_arbitrary(nested)):
+                raise ValueError(
+                    f"{where}: LeaderConfig cannot carry {getattr(nested, '__name__', nested)}"
+                    " values: they have no JSON form"
+                )
+        self._check_default(name, field.default)
+
+    def _check_default(self, name: str, default: Any) -> None:
+        """Refuse a default that would not encode, before the leader tries to publish it."""
+        if default is None or default is pydantic_core.PydanticUndefined or _is_json(default):
+            return
+        try:
+            self.encode_value(name, default)
+        except (ValueError, TypeError) as e:  # pydantic's errors are ValueErrors
+            raise ValueError(
+                f"{self.schema.__name__}.{name}: the default {default!r} has no JSON form"
+                f" for the databag: {e}"
+            ) from e
 
     def _check_reserved_names(self) -> None:
         reserved = {
@@ -1621,6 +1680,33 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
             return 0
         return revision
 
+    @property
+    def adopting(self) -> bool:
+        """Whether this unit reads the config through `migrate`: nothing is published yet.
+
+        With a prefix, the leader publishes the adopted values at the end of its first
+        hook on the new revision; without one, it takes the legacy keys over once every
+        unit runs a revision that uses this library, and until then its writes raise
+        `NotReadyError`. False without `migrate`, and when `migrate` raised.
+        """
+        relation = self.model.get_relation(self._relation_name)
+        if relation is None or self._adoption is None:
+            return False
+        raw = self._read(relation)
+        return self._codec.revision_key not in raw and self._view(relation, raw).legacy is not None
+
+    @property
+    def secret_id(self) -> str | None:
+        """The id of the Juju secret that holds the secret fields, read from the databag.
+
+        The library's own secret, or a legacy secret it took over (which keeps its own
+        label). None if nothing is stored in a secret, or the schema has no secret field.
+        """
+        relation = self.model.get_relation(self._relation_name)
+        if relation is None or not self._codec.content_keys:
+            return None
+        return self._secrets.secret_id(self._read(relation))
+
     # Writing
 
     def update(self, **changes: Any) -> None:
@@ -1643,9 +1729,12 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         """
         unknown = sorted(changes.keys() - self._codec.aliases.keys())
         if unknown:
+            names = {alias: name for name, alias in self._codec.aliases.items()}
+            aliases = [f"{a!r} is the alias of {names[a]!r}" for a in unknown if a in names]
+            hint = f"update() takes field names; {'; '.join(aliases)}" if aliases else ""
             raise ValueError(
                 f"unknown field(s) {', '.join(unknown)} for {self._codec.schema.__name__}"
-                f" (fields: {', '.join(self._codec.aliases)})"
+                f" (fields: {', '.join(self._codec.aliases)})" + (f": {hint}" if hint else "")
             )
         relation = self._writable_relation()
         raw = self._read(relation)
@@ -2243,12 +2332,7 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
 
 def _is_transient(error: LeaderConfigError) -> bool:
     """Whether Juju failed to read a secret that exists (it may succeed if asked again)."""
-    cause = error.__cause__
-    return (
-        isinstance(error, SecretUnavailableError)
-        and isinstance(cause, ops.ModelError)
-        and not isinstance(cause, ops.SecretNotFoundError)
-    )
+    return isinstance(error, SecretUnavailableError) and not error.gone
 
 
 def _planned_unit_names() -> set[str] | None:
