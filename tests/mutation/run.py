@@ -10,7 +10,7 @@ Usage::
 Options (after `--` with tox):
 
     --only PATTERN      mutate only the functions whose qualified name matches the
-                        glob PATTERN (`_digest`, `_Codec.*`, `LeaderConfig._write*`);
+                        glob PATTERN (`_digest`, `Codec.*`, `LeaderConfig._write*`);
                         repeatable.
     --max N             test at most N mutants, spread evenly over the selection.
     --jobs N            mutants tested at once (default: the number of CPUs).

@@ -33,13 +33,13 @@ from rich import (
 )
 
 from charms.leader_config.v0.leader_config import (
+    Codec,
     LeaderConfig,
     LeaderConfigChangedEvent,
     LeaderConfigError,
     NotLeaderError,
     PendingFieldsError,
     SecretUnavailableError,
-    _Codec,  # pyright: ignore[reportPrivateUsage]
 )
 from charms.leader_config.v0.testing import config_from_state, follower_state, published_state
 from conftest import META, app_data, counting_relation_sets, peer, peer_of
@@ -505,9 +505,9 @@ def test_a_secret_made_under_an_earlier_label_is_still_recognised_on_secret_remo
 ENCODE = """
 import json, sys
 sys.path[:0] = {paths!r}
-from charms.leader_config.v0.leader_config import _Codec
+from charms.leader_config.v0.leader_config import Codec
 from rich import Inventory, Topology, sample_inventory, sample_topology
-codecs = _Codec(Topology, "", "cluster"), _Codec(Inventory, "", "cluster")
+codecs = Codec(Topology, "", "cluster"), Codec(Inventory, "", "cluster")
 encoded = codecs[0].encode(sample_topology()) | codecs[1].encode(sample_inventory())
 print(json.dumps(encoded, sort_keys=True))
 """
@@ -528,7 +528,7 @@ def test_sets_at_any_depth_encode_alike_under_any_hash_seed():
         for seed in ("1", "2", "3", "4")
     }
     # This process has a hash seed of its own: its encoding is the same again.
-    codecs = _Codec(Topology, "", "cluster"), _Codec(Inventory, "", "cluster")
+    codecs = Codec(Topology, "", "cluster"), Codec(Inventory, "", "cluster")
     encoded = codecs[0].encode(sample_topology()) | codecs[1].encode(sample_inventory())
     assert outputs == {json.dumps(encoded, sort_keys=True) + "\n"}
     assert json.loads(encoded["zones"])[1] == ["one", "three", "two"]

@@ -132,6 +132,7 @@ import base64
 import collections.abc
 import dataclasses
 import hashlib
+import importlib
 import json
 import logging
 import re
@@ -142,7 +143,7 @@ import warnings
 import weakref
 from collections.abc import Callable, Collection, Generator, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, Protocol, TypeVar
 
 import ops
 import pydantic
@@ -154,12 +155,18 @@ LIBAPI = 0
 LIBPATCH = 20
 PYDEPS = ["pydantic>=2,<3"]
 
+# The interface with the optional modules (`ModuleHost`, the codec's public methods, and
+# what the core calls on the modules): its version, and the oldest modules it can drive.
+MODULE_API = 1
+MIN_MODULE_API = 1
+
 logger = logging.getLogger(__name__)
 
 ConfigT = TypeVar("ConfigT", bound=pydantic.BaseModel)
 
 _SECRET_KEY = re.compile(r"[a-z](?:-?[a-z0-9]){2,}")  # Juju's rule for secret content keys
 _MASK = "**********"
+_CALLABLE: object = collections.abc.Callable
 # Reserved names, after the prefix: app databag keys, a unit databag key, a content key.
 _ID_KEY = "secret-id"
 _REVISION = "leader-config-revision"
@@ -486,7 +493,7 @@ def _is_arbitrary(kind: object) -> bool:
     if not isinstance(kind, type) or issubclass(kind, pydantic.BaseModel):
         return False
     try:
-        pydantic.TypeAdapter(kind)
+        pydantic.TypeAdapter[Any](typing.cast(Any, kind))
     except pydantic.PydanticSchemaGenerationError:
         return True
     return False
@@ -522,8 +529,10 @@ def _encoded_size(value: str) -> int:
     return len(base64.b64encode(value.encode()))
 
 
-class _Codec(Generic[ConfigT]):
+class Codec(Generic[ConfigT]):
     """Maps a schema's fields to databag keys and secret content keys; encodes and decodes.
+
+    Part of the interface with the optional modules, not for charms.
 
     Values travel as `json.dumps` of the field's JSON-mode dump, sets sorted at every
     depth; reading validates the JSON in JSON mode, so that whatever was written reads
@@ -578,7 +587,7 @@ class _Codec(Generic[ConfigT]):
                     " secret values are supported only as a field typed SecretStr or"
                     " SecretStr | None, which live in a Juju secret"
                 )
-            if kind is collections.abc.Callable or (arbitrary and _is_arbitrary(nested)):
+            if kind is _CALLABLE or (arbitrary and _is_arbitrary(nested)):
                 raise ValueError(
                     f"{where}: LeaderConfig cannot carry {getattr(nested, '__name__', nested)}"
                     " values: they have no JSON form"
@@ -833,6 +842,7 @@ class _Codec(Generic[ConfigT]):
         return revision
 
     def revision_or_none(self, raw: Mapping[str, str]) -> int | None:
+        """The stored config revision; None if `raw` has none or it is not a number."""
         try:
             return self.revision(raw)
         except InvalidConfigError:
@@ -849,6 +859,7 @@ class _Codec(Generic[ConfigT]):
             raise ValueError(f"the config does not read back from its JSON encoding: {e}") from e
 
     def invalid(self, problems: dict[str, str]) -> InvalidConfigError:
+        """The error for stored data at fault, by databag key."""
         detail = "; ".join(f"{key!r}: {reason}" for key, reason in sorted(problems.items()))
         return InvalidConfigError(
             f"the shared config in the {self.relation_name!r} application databag is"
@@ -888,7 +899,7 @@ class _SecretStore:
     has, a legacy key) are kept as they are.
     """
 
-    def __init__(self, model: ops.Model, codec: _Codec[Any], label: str):
+    def __init__(self, model: ops.Model, codec: Codec[Any], label: str):
         self._model = model
         self._codec = codec
         self.label = label
@@ -1002,7 +1013,7 @@ class _SecretStore:
         if wanted and (secret is None or _STAMP_KEY in current):
             wanted[_STAMP_KEY] = stamp
         if adopt is not None and secret is adopt[0]:
-            changes[self._codec.secret_id_key] = _dumps(self._id_of(secret))
+            changes[self._codec.secret_id_key] = _dumps(self._id_of(adopt[0]))
         if wanted == current:
             return _SecretChange(changes, _nothing, _nothing)
         if secret is None:
@@ -1052,7 +1063,7 @@ class _Handled:
     the fields whose value changed, across renames by alias; and the revision.
     """
 
-    def __init__(self, stored: ops.BoundStoredState, codec: _Codec[Any]):
+    def __init__(self, stored: ops.BoundStoredState, codec: Codec[Any]):
         self._stored = stored
         self._codec = codec
         self._names = {key: name for name, key in codec.keys.items()}
@@ -1101,7 +1112,9 @@ class _Handled:
         if self._stored.since is None:
             digests, previous = self.last()
             self._stored.since = {"digests": digests, "revision": previous}
-        since = (dict(self._stored.since["digests"]), self._stored.since["revision"])
+        kept = typing.cast("Mapping[str, Any]", self._stored.since)
+        digests_before: dict[str, str] = dict(kept["digests"])
+        since = (digests_before, typing.cast("int | None", kept["revision"]))
         changed, new_revision = self.record(raw, config, revision, since)
         is_change = bool(changed) or (new_revision and acknowledge)
         self._stored.pending = sorted(changed) if is_change else None
@@ -1148,329 +1161,109 @@ class _Handled:
         return changed, new_revision
 
 
-# Revisions and acknowledgements
-
-
-def _applied(revision: int | None) -> int:
-    return -1 if revision is None else revision
-
-
-def _at_least(applied: int | None, revision: int | None) -> bool:
-    return applied is not None and revision is not None and applied >= revision
-
-
-class _Rollouts:
-    """Each unit's record in its own peer databag, and the leader's tally of them.
-
-    A unit's record (`prefix + "leader-config-unit"`, JSON) says that it runs a
-    revision that uses this library, and the config revision it last applied:
-    `{}` or `{"applied": N}`. A unit writes only its own; the leader keeps a tally
-    in its stored state, updated from the one unit whose databag changed, and
-    rebuilt with one read per unit when it becomes leader or its state is gone.
-    """
-
-    def __init__(self, model: ops.Model, stored: ops.BoundStoredState, codec: _Codec[Any]):
-        self._model = model
-        self._stored = stored
-        self._key = codec.unit_key
-        # held_back: a check found a planned unit not in the relation yet: check again.
-        stored.set_default(
-            record="", tally={}, tally_valid=False, applied_fired=-1, held_back=False
-        )
-        self._planned_check: tuple[frozenset[str], bool] | None = None  # this hook's answer
-
-    def write(self, relation: ops.Relation, applied: int | None) -> None:
-        """Write this unit's record, unless it already holds the same."""
-        record = _dumps({} if applied is None else {"applied": applied})
-        if record == self._stored.record:
-            return
-        relation.data[self._model.unit].update({self._key: record})
-        self._stored.record = record
-        if self._stored.tally_valid:
-            self._stored.tally = {**self._stored.tally, self._model.unit.name: _applied(applied)}
-
-    def announce(self, relation: ops.Relation) -> None:
-        """Write this unit's record once, so the leader knows it reads this library's format."""
-        if not self._stored.record:
-            self._stored.record = relation.data[self._model.unit].get(self._key, "")
-            if not self._stored.record:
-                self.write(relation, None)
-
-    def read(self, relation: ops.Relation, unit: ops.Unit) -> int | None:
-        """The revision `unit` applied (-1 for none yet), or None if it has no record."""
-        if unit == self._model.unit and self._stored.record:
-            text = self._stored.record
-        else:
-            text = relation.data[unit].get(self._key)
-        try:
-            record = json.loads(text) if text else None
-        except ValueError:
-            return None
-        if not isinstance(record, dict):
-            return None
-        applied = record.get("applied")  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
-        return applied if isinstance(applied, int) else -1
-
-    def forget(self) -> None:
-        """Rebuild the tally when next needed (a new leader may have missed records)."""
-        self._stored.tally_valid = False
-
-    def has_tally(self) -> bool:
-        """Whether this unit keeps a tally that follows every record; leader only."""
-        return bool(self._stored.tally_valid)
-
-    def note(self, relation: ops.Relation, unit: ops.Unit) -> bool:
-        """Update the tally for `unit`, which joined, changed or departed; leader only."""
-        tally = dict(self.tally(relation))
-        applied = self.read(relation, unit) if unit in relation.units else None
-        if applied is None:
-            tally.pop(unit.name, None)
-        else:
-            tally[unit.name] = applied
-        if tally == self._stored.tally:
-            return False
-        self._stored.tally = tally
-        return True
-
-    def tally(self, relation: ops.Relation) -> dict[str, int]:
-        """What each unit applied, by name, for the units with a record; leader only."""
-        if not self._stored.tally_valid:
-            units = {*relation.units, self._model.unit}
-            records = {unit.name: self.read(relation, unit) for unit in units}
-            self._stored.tally = {name: n for name, n in records.items() if n is not None}
-            self._stored.tally_valid = True
-        return dict(self._stored.tally)
-
-    def units(self, relation: ops.Relation) -> set[str]:
-        return {unit.name for unit in relation.units} | {self._model.unit.name}
-
-    def all_recorded(self, relation: ops.Relation) -> bool:
-        """Whether every unit runs a revision that uses this library; leader only."""
-        others = self.units(relation) - {self._model.unit.name}
-        return others <= self.tally(relation).keys() and self.sees_every_unit(relation)
-
-    def sees_every_unit(self, relation: ops.Relation) -> bool:
-        """Whether the relation holds every unit Juju plans: one `goal-state` per hook.
-
-        A unit new to the relation (a new leader among them) sees another unit only
-        once its `relation-joined` for that unit has run. Units compare by name where
-        ops gives the names, so that a dying unit does not stand in for a new one.
-        """
-        seen = frozenset(self.units(relation))
-        if self._planned_check is None or self._planned_check[0] != seen:
-            planned = _planned_unit_names()
-            if planned is None:  # ops without `hookcmds`, or no hook tools (ops.testing)
-                answer = len(seen) >= self._model.app.planned_units()
-            else:
-                answer = planned <= seen
-            self._planned_check = (seen, answer)
-            self._stored.held_back = not answer
-        return self._planned_check[1]
-
-    def held_back(self) -> bool:
-        """Whether a check in an earlier hook waited for a planned unit; leader only."""
-        return bool(self._stored.held_back)
-
-    def end_hook(self) -> None:
-        """Forget this hook's `goal-state` answer: the planned units may change."""
-        self._planned_check = None
-
-    def rollout(self, relation: ops.Relation, revision: int | None, leader: bool) -> Rollout:
-        units = self.units(relation)
-        applied_by: dict[str, int | None]
-        if leader:
-            applied_by = {**self.tally(relation)}
-        else:
-            applied_by = {unit.name: self.read(relation, unit) for unit in relation.units}
-            applied_by[self._model.unit.name] = self.read(relation, self._model.unit)
-        applied = frozenset(
-            name
-            for name in units
-            if revision is not None and _at_least(applied_by.get(name), revision)
-        )
-        return Rollout(revision=revision, applied=applied, pending=frozenset(units - applied))
-
-    def due(self, relation: ops.Relation, rollout: Rollout) -> bool:
-        """Whether `applied` fires for this complete rollout (once per revision)."""
-        if not rollout.complete or rollout.revision is None:
-            return False
-        if self._stored.applied_fired >= rollout.revision:
-            return False
-        if not self.sees_every_unit(relation):
-            return False
-        self._stored.applied_fired = rollout.revision
-        return True
-
-
-# Adoption
-
+# The interface with the optional modules (rollouts.py, adoption.py)
 
 Migrate = Callable[[ops.Relation], "Legacy | Mapping[str, Any] | None"]
 
 
-class _Adoption:
-    """Legacy data a charm kept before it used this library: read, taken over, retired.
+@dataclasses.dataclass(frozen=True)
+class ModuleHost:
+    """What a `LeaderConfig` gives its optional modules: the module interface.
 
-    `migrate` is consulted only while nothing is published in this library's format;
-    what it returns is kept for as long as the raw data stays the same, a failure
-    included (so that it is logged once).
+    For `rollouts.py` and `adoption.py`, not for charms. Its version is `MODULE_API`;
+    within v0 the interface only grows, and each side checks the other's version
+    when a module is loaded.
     """
 
-    def __init__(
-        self, migrate: Migrate, codec: _Codec[Any], own_keys: list[str], rollouts: _Rollouts
-    ):
-        self._migrate = migrate
-        self._codec = codec
-        self._own_keys = own_keys
-        self._rollouts = rollouts
-        self._cache: tuple[dict[str, str], Legacy | LeaderConfigError | None] | None = None
+    owner: object  # the LeaderConfig, as logs name it
+    model: ops.Model
+    stored: ops.BoundStoredState  # the LeaderConfig's own, which modules add keys to
+    codec: Codec[Any]
+    own_keys: tuple[str, ...]  # this object's keys in the application databag
+    read: Callable[[ops.Relation], dict[str, str]]  # this object's keys and values
+    decode: Callable[[dict[str, str]], pydantic.BaseModel]  # raise LeaderConfigError
+    config: Callable[[ops.Relation], pydantic.BaseModel | None]  # this unit's view
+    write: Callable[[ops.Relation, pydantic.BaseModel], None]  # publish, as the library does
+    generated: Callable[[], dict[str, Any]]  # values generated in this hook, by field name
+    is_ours: Callable[[ops.Secret, Mapping[str, str]], bool]  # this object's secret?
 
-    def forget(self) -> None:
-        self._cache = None
 
-    def legacy(
-        self, relation: ops.Relation, databag: dict[str, str], published: bool
-    ) -> Legacy | None:
-        """What `migrate` makes of the legacy data; raise LeaderConfigError if it failed.
+class _Rollouts(Protocol):
+    """What the core calls on `rollouts.Rollouts`."""
 
-        `databag`: the whole application databag, which the result is kept for.
-        `published`: own keys are complete and valid (written by an earlier patch of
-        this library, or by hand in its format): published data, not legacy.
-        """
-        if self._cache is None or self._cache[0] != databag:
-            result: Legacy | LeaderConfigError | None = None
-            if not published:
-                try:
-                    result = self.call(relation)
-                except Exception as e:  # a charm's function: any failure is a config error
-                    result = LeaderConfigError(
-                        f"migrate failed for the shared config in {self._codec.relation_name!r}:"
-                        f" {type(e).__name__}: {e}",
-                        relation_name=self._codec.relation_name,
-                    )
-                    result.__cause__ = e
-            self._cache = (databag, result)
-        result = self._cache[1]
-        if isinstance(result, LeaderConfigError):
-            raise result
-        return result
+    def on_hook(
+        self,
+        relation: ops.Relation,
+        event: ops.EventBase,
+        leader: bool,
+        *,
+        announce: bool,
+        runs: Callable[[], int | None],
+    ) -> bool: ...
+    def note(self, relation: ops.Relation, unit: ops.Unit) -> bool: ...
+    def write(self, relation: ops.Relation, applied: int | None) -> None: ...
+    def has_tally(self) -> bool: ...
+    def rollout(self, relation: ops.Relation, revision: int | None, leader: bool) -> Rollout: ...
+    def due(self, relation: ops.Relation, revision: int | None) -> bool: ...
+    def held_back(self) -> bool: ...
+    def end_hook(self) -> None: ...
 
-    def call(self, relation: ops.Relation) -> Legacy | None:
-        result = self._migrate(relation)
-        return result if result is None or isinstance(result, Legacy) else Legacy(result)
 
-    def blocked(self, relation: ops.Relation, raw: Mapping[str, str], leader: bool) -> bool:
-        """Whether legacy data under this object's own keys must stay as it is.
+class _Adopted(Protocol):
+    """What `adoption.Adoption.view()` returns: the view of adopted values."""
 
-        Units on the old revision read it there: the leader takes the keys over
-        once every unit runs a revision that uses this library.
-        """
-        collides = any(key in raw for key in self._own_keys)
-        return collides and not (leader and self._rollouts.all_recorded(relation))
+    @property
+    def legacy(self) -> Legacy: ...
+    @property
+    def config(self) -> pydantic.BaseModel | None: ...
+    @property
+    def error(self) -> LeaderConfigError | None: ...
+    @property
+    def blocked(self) -> bool: ...
+    @property
+    def publish(self) -> bool: ...
 
-    def config(self, legacy: Legacy, generated: dict[str, Any]) -> Any:
-        """Validate the adopted values, generating what they lack; raise InvalidConfigError."""
-        codec = self._codec
-        unknown = sorted(legacy.values.keys() - codec.aliases.keys())
-        try:
-            if unknown:
-                raise ValueError(f"unknown field(s) {', '.join(unknown)}")
-            values = {codec.aliases[k]: v for k, v in legacy.values.items()}
-            return codec.validate(values, generated)
-        except ValueError as e:
-            raise InvalidConfigError(
-                f"migrate returned values that are invalid for {codec.schema.__name__}: {e}",
-                relation_name=codec.relation_name,
-                keys=(),
-            ) from e
 
+class _Adoption(Protocol):
+    """What the core calls on `adoption.Adoption`."""
+
+    def forget(self) -> None: ...
+    def basis(self, relation: ops.Relation, raw: dict[str, str]) -> dict[str, str]: ...
+    def view(
+        self, relation: ops.Relation, raw: dict[str, str], basis: dict[str, str], leader: bool
+    ) -> _Adopted | None: ...
+    def blocked_error(self) -> NotReadyError: ...
     def secret_to_take_over(
         self, legacy: Legacy | None, values: Mapping[str, str | None]
-    ) -> tuple[ops.Secret, dict[str, str]] | None:
-        """The legacy secret and its latest content, if it holds every secret value adopted.
-
-        The latest revision, not the one this unit tracks: what an old revision's
-        leader added or rotated since is kept. Values that the legacy data lacks (a
-        field new in this revision, generated) are added to it, next to the content
-        it keeps.
-        """
-        if legacy is None or legacy.secret is None:
-            return None
-        content = legacy.secret.get_content(refresh=True)
-        keys = {
-            self._codec.content_keys[name]
-            for name, value in values.items()
-            if value is not None and name in legacy.values
-        }
-        return (legacy.secret, content) if keys <= content.keys() else None
-
-    def retire(
-        self, relation: ops.Relation, app: ops.Application, ours: Callable[[ops.Secret], bool]
-    ) -> None:
-        """Remove a copied legacy secret, then the legacy keys and the record; leader only."""
-        legacy = self.call(relation)
-        databag = relation.data[app]
-        retired = {self._codec.adoption_key} & databag.keys()
-        if legacy is not None:
-            # The secret first: if Juju refuses it, the keys that lead to it are still
-            # there when the leader tries again in a later hook.
-            if legacy.secret is not None and not ours(legacy.secret):
-                legacy.secret.remove_all_revisions()
-            retired.update(k for k in legacy.keys if k in databag and k not in self._own_keys)
-        if retired:
-            databag.update(dict.fromkeys(retired, ""))
-
+    ) -> tuple[ops.Secret, dict[str, str]] | None: ...
     def record(
         self, raw: Mapping[str, str], adopting: bool, changed: set[str], by_charm: bool
-    ) -> dict[str, str]:
-        """The databag change to the adoption's record that goes with a write.
+    ) -> dict[str, str]: ...
+    def end_of_hook(self, relation: ops.Relation) -> None: ...
+    def retire_again(self) -> bool: ...
 
-        The publish of adopted values starts it; each write by the charm adds the
-        fields it changed (`changed`), whose values then win over the legacy ones.
-        """
-        key = self._codec.adoption_key
-        if not by_charm:
-            changed = set()
-        if adopting and self._codec.revision_key not in raw:
-            if any(own in raw for own in self._codec.keys.values()):
-                return {}  # taken over under its own keys: no unit runs the old revision
-            return {key: _dumps({"written": sorted(changed)})}
-        written = self.written(raw)
-        if written is None or changed <= set(written):
-            return {}
-        return {key: _dumps({"written": sorted({*written, *changed})})}
 
-    def written(self, raw: Mapping[str, str]) -> list[str] | None:
-        """The fields written since the adoption; None once the legacy data is retired."""
-        text = raw.get(self._codec.adoption_key)
-        if text is None:
-            return None
-        try:
-            record = json.loads(text)
-            written = record["written"]
-        except (ValueError, TypeError, KeyError):
-            return []  # unreadable: every legacy value that changed wins
-        return [name for name in written if isinstance(name, str)]
-
-    def changed_since(
-        self, legacy: Legacy, config: Any, written: list[str]
-    ) -> tuple[Any, list[str]]:
-        """`config` with the legacy values that differ from it, unless written since.
-
-        Returns the new config and the names of the fields it changes.
-        """
-        codec = self._codec
-        kept = {k: v for k, v in legacy.values.items() if k in codec.aliases and k not in written}
-        candidate = codec.revalidate(config, kept)
-        before, after = codec.encode(config), codec.encode(candidate)
-        secrets_before, secrets_after = codec.secret_values(config), codec.secret_values(candidate)
-        names = [
-            name
-            for name in kept
-            if before.get(name) != after.get(name)
-            or secrets_before.get(name) != secrets_after.get(name)
-        ]
-        return candidate, names
+def _module(name: str, feature: str) -> Any:
+    """The optional module `name`, a file beside this one; fail at once, naming it."""
+    package = __name__.rpartition(".")[0]
+    try:
+        module = importlib.import_module(f"{package}.{name}" if package else name)
+    except ModuleNotFoundError as e:
+        missing = (e.name or "").rpartition(".")[2]
+        if missing not in (name, "rollouts"):
+            raise
+        raise ImportError(
+            f"{feature} needs lib/charms/leader_config/v0/{missing}.py beside"
+            f" leader_config.py: fetch it with `charmcraft fetch-lib"
+            f" charms.leader_config.v0.{missing}`, or copy it from the library"
+        ) from e
+    if module.MODULE_API < MIN_MODULE_API:
+        raise ImportError(
+            f"{name}.py (LIBPATCH {module.LIBPATCH}) has module interface"
+            f" {module.MODULE_API}, older than leader_config.py (LIBPATCH {LIBPATCH}) can"
+            f" use: update it with `charmcraft fetch-lib charms.leader_config.v0.{name}`"
+        )
+    return module
 
 
 # The object
@@ -1513,19 +1306,18 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         schema: the pydantic model of the config.
         prefix: a string put before every databag key, so that several objects can
             share one peer relation.
-        migrate: adopts data that a charm kept before it used this library: see
-            "Upgrading a deployed charm" in the manual. Called with the peer
-            relation while nothing is published in this library's format, it
-            returns a `Legacy` (or a mapping of field values by name, or None if
-            there is nothing to adopt). It must only read.
+        migrate: adopts data that a charm kept before it used this library (needs
+            `adoption.py`; docs/upgrading.md). Called with the peer relation while
+            nothing is published in this library's format, it returns a `Legacy`
+            (or a mapping of field values by name, or None if there is nothing to
+            adopt). It must only read.
         acknowledge: let units acknowledge the config revisions they applied
-            (`acknowledge()`, `rollout()`, `on.applied`).
+            (`acknowledge()`, `rollout()`, `on.applied`; needs `rollouts.py`).
 
     Attributes:
         secret_label: the label of the application-owned secret that the library
             makes for the secret fields: `leader-config-<relation_name>`, plus
-            `-<prefix>` if there is a prefix (lowercase, separators as `-`). A
-            legacy secret taken over keeps its own label.
+            `-<prefix>` if there is a prefix (lowercase, separators as `-`).
 
     Raises:
         ValueError: if `relation_name` is not a peer endpoint of the charm, the
@@ -1533,6 +1325,8 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
             reserved key, or another `LeaderConfig` of the charm already uses one
             of this one's databag keys.
         TypeError: if `schema` is not a pydantic model class.
+        ImportError: if a feature asked for needs a module file that is missing,
+            naming the file and how to fetch it.
         LeaderConfigError: if the schema has secret fields and this Juju has no
             secrets (before 3.0.3).
 
@@ -1563,7 +1357,7 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
             )
         if not (isinstance(schema, type) and issubclass(schema, pydantic.BaseModel)):  # pyright: ignore[reportUnnecessaryIsInstance]
             raise TypeError(f"schema must be a pydantic model class, not {schema!r}")
-        codec = _Codec(schema, prefix, relation_name)
+        codec = Codec(schema, prefix, relation_name)
         own_keys = [*codec.keys.values(), codec.revision_key]
         if codec.content_keys:
             own_keys.append(codec.secret_id_key)
@@ -1589,14 +1383,29 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
             self.framework.observe(charm.on.secret_remove, self._on_secret_remove)
         self._secrets = _SecretStore(self.model, codec, self.secret_label)
         self._handled = _Handled(self._stored, codec)
-        tracks_units = acknowledge or migrate is not None
-        self._rollouts = _Rollouts(self.model, self._stored, codec) if tracks_units else None
-        self._adoption = (
-            _Adoption(migrate, codec, own_keys, self._rollouts)
-            if migrate and self._rollouts
-            else None
-        )
-        self._stored.set_default(retired=False, retire_again=False)
+        self._rollouts: _Rollouts | None = None
+        self._adoption: _Adoption | None = None
+        if acknowledge or migrate is not None:
+            host = ModuleHost(
+                owner=self,
+                model=self.model,
+                stored=self._stored,
+                codec=codec,
+                own_keys=tuple(own_keys),
+                read=self._read,
+                decode=self._decode,
+                config=lambda relation: self._view(relation, self._read(relation)).config,
+                write=lambda relation, config: self._write(
+                    relation, typing.cast("ConfigT", config), by_charm=False
+                ),
+                generated=lambda: self._hook.generated,
+                is_ours=self._secrets.is_ours,
+            )
+            feature = "migrate=" if migrate is not None else "acknowledge=True"
+            rollouts = _module("rollouts", feature).Rollouts(host, acknowledge=acknowledge)
+            self._rollouts = rollouts
+            if migrate is not None:
+                self._adoption = _module("adoption", feature).Adoption(host, migrate, rollouts)
         # Caches that follow the data: the view by raw data and role, the decoded config.
         self._view_cache: tuple[dict[str, str], bool, _View[ConfigT]] | None = None
         self._decoded: tuple[dict[str, str], ConfigT] | None = None
@@ -1612,7 +1421,7 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
             charm.on.upgrade_charm,
         ):
             self.framework.observe(event, self._on_hook)
-        if tracks_units:
+        if self._rollouts is not None:
             self.framework.observe(peer_events.relation_departed, self._on_departed)
             self.framework.observe(charm.on.update_status, self._on_update_status)
         # Emitted after the charm's handlers in every hook (the app's first, on the
@@ -1830,9 +1639,7 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
             return Rollout(None, frozenset(), frozenset({self.model.unit.name}))
         leader = self.model.unit.is_leader()
         if leader and not rollouts.has_tally():
-            self._hook.rollout_changed = (
-                True  # a leader's first look (its state gone?): `applied` due?
-            )
+            self._hook.rollout_changed = True  # its first look (state gone?): `applied` due?
         return rollouts.rollout(relation, self.revision, leader)
 
     def _rollouts_on(self) -> _Rollouts:
@@ -1851,14 +1658,8 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         return {key: databag[key] for key in self._own_keys if key in databag}
 
     def _basis(self, relation: ops.Relation, raw: dict[str, str]) -> dict[str, str]:
-        """What this unit's view follows: this object's keys (`raw`).
-
-        While legacy data may be adopted: the whole application databag, where
-        `migrate` reads it.
-        """
-        if self._adoption is None or self._codec.revision_key in raw:
-            return raw
-        return dict(relation.data[self.model.app])
+        """What this unit's view follows: this object's keys, or what `migrate` reads."""
+        return raw if self._adoption is None else self._adoption.basis(relation, raw)
 
     def _view(self, relation: ops.Relation, raw: dict[str, str]) -> _View[ConfigT]:
         leader = self.model.unit.is_leader()
@@ -1877,10 +1678,16 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         codec = self._codec
         revision = codec.revision(raw)
         if revision is None:
-            if self._adoption is not None:
-                legacy = self._adoption.legacy(relation, basis, self._complete_and_valid(raw))
-                if legacy is not None:
-                    return self._adopting_view(self._adoption, relation, raw, legacy, leader)
+            adopted = self._adoption.view(relation, raw, basis, leader) if self._adoption else None
+            if adopted is not None:
+                config = typing.cast("ConfigT | None", adopted.config)
+                return _View(
+                    config,
+                    error=adopted.error,
+                    publish=adopted.publish,
+                    blocked=adopted.blocked,
+                    legacy=adopted.legacy,
+                )
             if not any(key in raw for key in codec.keys.values()):
                 if not leader:
                     return _View[ConfigT]()
@@ -1896,36 +1703,6 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
             raise self._pending(awaited, "the leader has not published them yet")
         config = self._decode(raw)
         return _View(config, revision, shared=not awaited, publish=leader and bool(missing))
-
-    def _adopting_view(
-        self,
-        adoption: _Adoption,
-        relation: ops.Relation,
-        raw: dict[str, str],
-        legacy: Legacy,
-        leader: bool,
-    ) -> _View[ConfigT]:
-        """The view while `migrate` adopts legacy values: the leader publishes them."""
-        blocked = adoption.blocked(relation, raw, leader)
-        awaited = sorted(self._codec.generated - legacy.values.keys())
-        if awaited and (blocked or not leader):
-            error = self._pending(awaited, "the leader generates them when it publishes")
-            return _View(error=error, blocked=blocked, legacy=legacy)
-        config: ConfigT = adoption.config(legacy, self._hook.generated)
-        return _View(config, publish=leader and not blocked, blocked=blocked, legacy=legacy)
-
-    def _complete_and_valid(self, raw: dict[str, str]) -> bool:
-        if any(key not in raw for key in self._codec.keys.values()):
-            return False
-        try:
-            self._decode(raw)
-        except InvalidConfigError:
-            return False
-        except SecretUnavailableError as e:
-            if _is_transient(e):
-                raise
-            return False  # no secret its keys describe: legacy plaintext, say
-        return True
 
     def _decode(self, raw: dict[str, str]) -> ConfigT:
         """Decode `raw`, missing fields taking defaults; cached while the data stays the same."""
@@ -1962,19 +1739,11 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
 
     def _writable_view(self, relation: ops.Relation, raw: dict[str, str]) -> _View[ConfigT]:
         view = self._view(relation, raw)
-        if view.blocked:
-            raise self._blocked()
+        if view.blocked and self._adoption is not None:
+            raise self._adoption.blocked_error()
         if view.error is not None:
             raise view.error
         return view
-
-    def _blocked(self) -> NotReadyError:
-        return NotReadyError(
-            f"cannot write the shared config in {self._relation_name!r} yet: units on the"
-            " old revision still read the legacy data under its keys; the leader takes"
-            " them over once every unit runs this revision",
-            relation_name=self._relation_name,
-        )
 
     def _repeats_handled_values(self, raw: dict[str, str], changes: Mapping[str, Any]) -> bool:
         """Whether `update(**changes)` would only repeat plain values this unit has handled.
@@ -2006,8 +1775,8 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         codec = self._codec
         raw = self._read(relation)
         view = self._view(relation, raw)
-        if view.blocked:
-            raise self._blocked()
+        if view.blocked and self._adoption is not None:
+            raise self._adoption.blocked_error()
         plain, values = codec.encode(config), codec.secret_values(config)
         codec.check_secret_size(values)
         config = codec.read_back(plain, values)  # exactly what followers will read
@@ -2114,8 +1883,15 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         if relation is None:
             return
         leader = self.model.unit.is_leader()
-        if self._rollouts is not None:
-            self._note_units(self._rollouts, relation, event, leader)
+        if self._rollouts is not None and self._rollouts.on_hook(
+            relation,
+            event,
+            leader,
+            announce=self._adoption is not None,  # the takeover counts the units that run this
+            runs=lambda: self._runs(relation),
+        ):
+            self._hook.rollout_changed = True  # look at the whole rollout at the end
+            self._view_cache = None  # a takeover may have become possible
         self._look(relation, leader)
 
     def _look(self, relation: ops.Relation, leader: bool) -> None:
@@ -2134,40 +1910,12 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
             return
         self._notice(basis, view.config, view.revision)
 
-    def _note_units(
-        self, rollouts: _Rollouts, relation: ops.Relation, event: ops.EventBase, leader: bool
-    ) -> None:
-        if self._adoption is not None:
-            rollouts.announce(relation)  # this unit runs a revision that uses this library
-        if isinstance(event, ops.LeaderElectedEvent):
-            rollouts.forget()
-        if isinstance(event, ops.UpgradeCharmEvent) and self._acknowledge:
-            self._acknowledge_what_it_runs(rollouts, relation)
-        if leader and not rollouts.has_tally():
-            # Elected, its stored state gone, or its first hook on this revision: the
-            # leader looks at the whole rollout (and retirement) at the end of the hook.
-            self._hook.rollout_changed = True
-            self._view_cache = None
-        elif (
-            leader
-            and isinstance(event, ops.RelationChangedEvent)
-            and event.unit not in (None, self.model.unit)
-            and rollouts.note(relation, event.unit)
-        ):
-            self._hook.rollout_changed = True
-            self._view_cache = None  # a takeover may have become possible
-
-    def _acknowledge_what_it_runs(self, rollouts: _Rollouts, relation: ops.Relation) -> None:
-        """Acknowledge the revision this unit ran before its charm acknowledged any.
-
-        A revision handled before an upgrade that turned acknowledgements on gets no
-        changed event after it: without this, it would stay pending on every unit.
-        """
-        if rollouts.read(relation, self.model.unit) not in (None, -1):
-            return  # it acknowledged before: its charm decides what it applied
+    def _runs(self, relation: ops.Relation) -> int | None:
+        """The config revision this unit handled in an earlier hook, if it still runs it."""
         handled = self._handled.last()[1]
-        if handled is not None and self._handled.seen(self._basis(relation, self._read(relation))):
-            rollouts.write(relation, handled)
+        if handled is None or not self._handled.seen(self._basis(relation, self._read(relation))):
+            return None
+        return handled
 
     def _report(self, error: LeaderConfigError) -> None:
         """Log what stops this unit from handling the config; fail the hook if Juju may retry."""
@@ -2242,9 +1990,11 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
                     self._hook.publish |= self._view(relation, self._read(relation)).publish
         if self._hook.publish:
             self._publish()
-        retire = first and (self._hook.rollout_changed or self._stored.retire_again)
-        if retire and self._rollouts is not None and self._adoption is not None:
-            self._retire(self._rollouts, self._adoption)
+        adoption = self._adoption
+        if first and adoption and (self._hook.rollout_changed or adoption.retire_again()):
+            relation = self.model.get_relation(self._relation_name)
+            if relation is not None:
+                adoption.end_of_hook(relation)
         for _ in range(_MAX_EMITS_PER_HOOK):
             changed = self._handled.take_pending()
             if changed is not None:
@@ -2276,49 +2026,13 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         if self._rollouts is None or not self._acknowledge:
             return
         relation = self.model.get_relation(self._relation_name)
-        if relation is None:
-            return
-        rollout = self._rollouts.rollout(relation, self.revision, leader=True)
-        if self._rollouts.due(relation, rollout):
-            self.on.applied.emit(rollout.revision)
-
-    def _retire(self, rollouts: _Rollouts, adoption: _Adoption) -> None:
-        """Delete the legacy data once every unit runs a revision that uses this library."""
-        relation = self.model.get_relation(self._relation_name)
-        if relation is None or self._stored.retired:
-            return
-        try:
-            self._adopt_legacy_changes(adoption, relation)
-            raw = self._read(relation)
-            if self._codec.revision_key not in raw or not rollouts.all_recorded(relation):
-                return
-            adoption.retire(relation, self.model.app, lambda s: self._secrets.is_ours(s, raw))
-        except Exception as e:  # a charm's function, or Juju: try again in the next hook
-            logger.warning("%s: legacy data not retired yet: %s", self, e)
-            self._stored.retire_again = True
-            return
-        self._stored.retired = True
-        self._stored.retire_again = False
-
-    def _adopt_legacy_changes(self, adoption: _Adoption, relation: ops.Relation) -> None:
-        """Publish the legacy values that a leader on the old revision changed since.
-
-        While units on the old revision may lead, they change the legacy data only; a
-        value so changed wins over the adopted one, unless the charm wrote that field
-        since the adoption.
-        """
-        raw = self._read(relation)
-        written = adoption.written(raw)
-        if written is None:
-            return
-        config = self._view(relation, raw).config
-        legacy = adoption.call(relation)
-        if config is None or legacy is None:
-            return
-        changed, names = adoption.changed_since(legacy, config, written)
-        if names:
-            logger.info("%s: adopting legacy values changed since: %s", self, ", ".join(names))
-            self._write(relation, changed, by_charm=False)
+        revision = self.revision
+        if (
+            relation is not None
+            and revision is not None
+            and self._rollouts.due(relation, revision)
+        ):
+            self.on.applied.emit(revision)
 
     def _on_secret_remove(self, event: ops.SecretRemoveEvent) -> None:
         """Remove revisions of this config's secret once no unit uses them; leader only."""
@@ -2335,22 +2049,7 @@ def _is_transient(error: LeaderConfigError) -> bool:
     return isinstance(error, SecretUnavailableError) and not error.gone
 
 
-def _planned_unit_names() -> set[str] | None:
-    """The units Juju plans for the application, by name (`goal-state`), if ops tells."""
-    try:
-        from ops import hookcmds
-    except ImportError:  # ops before hookcmds: `planned_units()` gives only a count
-        return None
-    try:
-        goal = hookcmds.goal_state()
-    except FileNotFoundError:  # no hook tools: ops.testing or Harness
-        return None
-    except hookcmds.Error as e:
-        raise ops.ModelError(f"goal-state failed: {e.stderr or e}") from e
-    return {name for name, unit in goal.units.items() if unit.status != "dying"}
-
-
-def _claim_keys(framework: ops.Framework, codec: _Codec[Any], keys: list[str], owner: str) -> None:
+def _claim_keys(framework: ops.Framework, codec: Codec[Any], keys: list[str], owner: str) -> None:
     """Refuse an object whose databag keys overlap another's on the same relation."""
     in_use = _KEYS_IN_USE.setdefault(framework, {}).setdefault(codec.relation_name, {})
     clashes = sorted(set(keys) & in_use.keys())

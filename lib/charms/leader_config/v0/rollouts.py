@@ -1,0 +1,220 @@
+"""Acknowledgements and rollouts for `charms.leader_config.v0.leader_config`.
+
+An optional module: vendor it next to `leader_config.py` only for a `LeaderConfig`
+made with `acknowledge=True` (or `migrate=`, whose takeover counts the units that
+run this library); the core loads it then. The manual is docs/rollouts.md.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import ops
+
+from charms.leader_config.v0 import leader_config as core
+from charms.leader_config.v0.leader_config import ModuleHost, Rollout
+
+LIBID = "b27e5c1d9a4f4e3b8c6d0f2a1e9b7c54"
+LIBAPI = 0
+LIBPATCH = 1
+
+# The version of the interface between the core and its modules that this file needs.
+MODULE_API = 1
+
+if core.MODULE_API < MODULE_API:
+    raise ImportError(
+        f"{__name__} (LIBPATCH {LIBPATCH}) needs leader_config.py with module interface"
+        f" {MODULE_API}, and this one (LIBPATCH {core.LIBPATCH}) has {core.MODULE_API}:"
+        " update it with `charmcraft fetch-lib charms.leader_config.v0.leader_config`"
+    )
+
+
+def _applied(revision: int | None) -> int:
+    return -1 if revision is None else revision
+
+
+class Rollouts:
+    """Each unit's record in its own peer databag, and the leader's tally of them.
+
+    A unit's record (`prefix + "leader-config-unit"`, JSON) says that it runs a
+    revision that uses this library, and the config revision it last applied:
+    `{}` or `{"applied": N}`. A unit writes only its own; the leader keeps a tally
+    in its stored state, updated from the one unit whose databag changed, and
+    rebuilt with one read per unit when it becomes leader or its state is gone.
+    """
+
+    def __init__(self, host: ModuleHost, *, acknowledge: bool):
+        self._model = host.model
+        self._stored = host.stored
+        self._key = host.codec.unit_key
+        self._acknowledge = acknowledge
+        # held_back: a check found a planned unit not in the relation yet: check again.
+        self._stored.set_default(
+            record="", tally={}, tally_valid=False, applied_fired=-1, held_back=False
+        )
+        self._planned_check: tuple[frozenset[str], bool] | None = None  # this hook's answer
+
+    def on_hook(
+        self,
+        relation: ops.Relation,
+        event: ops.EventBase,
+        leader: bool,
+        *,
+        announce: bool,
+        runs: Callable[[], int | None],
+    ) -> bool:
+        """Note what a peer, election or upgrade hook says of the units.
+
+        `announce`: write this unit's record once (an adoption counts the units that
+        run this library). `runs`: the config revision this unit ran before this
+        hook, if it still runs it. Returns whether the leader looks at the whole
+        rollout at the end of the hook.
+        """
+        if announce and not self._stored.record:
+            self._stored.record = relation.data[self._model.unit].get(self._key, "")
+            if not self._stored.record:
+                self.write(relation, None)
+        if isinstance(event, ops.LeaderElectedEvent):
+            self._stored.tally_valid = False  # a new leader may have missed records
+        upgraded = isinstance(event, ops.UpgradeCharmEvent) and self._acknowledge
+        if upgraded and self.read(relation, self._model.unit) in (None, -1):
+            # A revision handled before acknowledgements were turned on gets no
+            # changed event after it: it would stay pending on every unit.
+            ran = runs()
+            if ran is not None:
+                self.write(relation, ran)
+        if leader and not self._stored.tally_valid:
+            return True  # elected, its state gone, or its first hook on this revision
+        if leader and isinstance(event, ops.RelationChangedEvent):
+            return event.unit not in (None, self._model.unit) and self.note(relation, event.unit)
+        return False
+
+    def write(self, relation: ops.Relation, applied: int | None) -> None:
+        """Write this unit's record, unless it already holds the same."""
+        record = json.dumps({} if applied is None else {"applied": applied})
+        if record == self._stored.record:
+            return
+        relation.data[self._model.unit].update({self._key: record})
+        self._stored.record = record
+        if self._stored.tally_valid:
+            self._stored.tally = {**self._stored.tally, self._model.unit.name: _applied(applied)}
+
+    def read(self, relation: ops.Relation, unit: ops.Unit) -> int | None:
+        """The revision `unit` applied (-1 for none yet), or None if it has no record."""
+        if unit == self._model.unit and self._stored.record:
+            text = self._stored.record
+        else:
+            text = relation.data[unit].get(self._key)
+        try:
+            record = json.loads(text) if text else None
+        except ValueError:
+            return None
+        if not isinstance(record, dict):
+            return None
+        applied = record.get("applied")  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+        return applied if isinstance(applied, int) else -1
+
+    def note(self, relation: ops.Relation, unit: ops.Unit) -> bool:
+        """Update the tally for `unit`, which joined, changed or departed; leader only."""
+        tally = self.tally(relation)
+        applied = self.read(relation, unit) if unit in relation.units else None
+        if applied is None:
+            tally.pop(unit.name, None)
+        else:
+            tally[unit.name] = applied
+        if tally == self._stored.tally:
+            return False
+        self._stored.tally = tally
+        return True
+
+    def has_tally(self) -> bool:
+        """Whether this unit keeps a tally that follows every record; leader only."""
+        return bool(self._stored.tally_valid)
+
+    def tally(self, relation: ops.Relation) -> dict[str, int]:
+        """What each unit applied, by name, for the units with a record; leader only."""
+        if not self._stored.tally_valid:
+            units = {*relation.units, self._model.unit}
+            records = {unit.name: self.read(relation, unit) for unit in units}
+            self._stored.tally = {name: n for name, n in records.items() if n is not None}
+            self._stored.tally_valid = True
+        return dict(self._stored.tally)
+
+    def units(self, relation: ops.Relation) -> set[str]:
+        """The names of the units in the relation, and this one."""
+        return {unit.name for unit in relation.units} | {self._model.unit.name}
+
+    def all_recorded(self, relation: ops.Relation) -> bool:
+        """Whether every unit runs a revision that uses this library; leader only."""
+        others = self.units(relation) - {self._model.unit.name}
+        return others <= self.tally(relation).keys() and self.sees_every_unit(relation)
+
+    def sees_every_unit(self, relation: ops.Relation) -> bool:
+        """Whether the relation holds every unit Juju plans: one `goal-state` per hook.
+
+        A unit new to the relation (a new leader among them) sees another unit only
+        once its `relation-joined` for that unit has run. Units compare by name where
+        ops gives the names, so that a dying unit does not stand in for a new one.
+        """
+        seen = frozenset(self.units(relation))
+        if self._planned_check is None or self._planned_check[0] != seen:
+            planned = _planned_unit_names()
+            if planned is None:  # ops without `hookcmds`, or no hook tools (ops.testing)
+                answer = len(seen) >= self._model.app.planned_units()
+            else:
+                answer = planned <= seen
+            self._planned_check = (seen, answer)
+            self._stored.held_back = not answer
+        return self._planned_check[1]
+
+    def held_back(self) -> bool:
+        """Whether a check in an earlier hook waited for a planned unit; leader only."""
+        return bool(self._stored.held_back)
+
+    def end_hook(self) -> None:
+        """Forget this hook's `goal-state` answer: the planned units may change."""
+        self._planned_check = None
+
+    def rollout(self, relation: ops.Relation, revision: int | None, leader: bool) -> Rollout:
+        """How far `revision` has rolled out: from the tally on the leader."""
+        units = self.units(relation)
+        applied_by: dict[str, int | None]
+        if leader:
+            applied_by = {**self.tally(relation)}
+        else:
+            applied_by = {unit.name: self.read(relation, unit) for unit in relation.units}
+            applied_by[self._model.unit.name] = self.read(relation, self._model.unit)
+        applied = frozenset(
+            name
+            for name in units
+            if revision is not None and _applied(applied_by.get(name)) >= revision
+        )
+        return Rollout(revision=revision, applied=applied, pending=frozenset(units - applied))
+
+    def due(self, relation: ops.Relation, revision: int | None) -> bool:
+        """Whether `applied` fires now for `revision` (once per revision); leader only."""
+        rollout = self.rollout(relation, revision, leader=True)
+        if not rollout.complete or rollout.revision is None:
+            return False
+        if self._stored.applied_fired >= rollout.revision:
+            return False
+        if not self.sees_every_unit(relation):
+            return False
+        self._stored.applied_fired = rollout.revision
+        return True
+
+
+def _planned_unit_names() -> set[str] | None:
+    """The units Juju plans for the application, by name (`goal-state`), if ops tells."""
+    try:
+        from ops import hookcmds
+    except ImportError:  # ops before hookcmds: `planned_units()` gives only a count
+        return None
+    try:
+        goal = hookcmds.goal_state()
+    except FileNotFoundError:  # no hook tools: ops.testing or Harness
+        return None
+    except hookcmds.Error as e:
+        raise ops.ModelError(f"goal-state failed: {e.stderr or e}") from e
+    return {name for name, unit in goal.units.items() if unit.status != "dying"}
