@@ -1,129 +1,15 @@
 """Typed configuration that the application leader owns and every unit reads.
 
-`LeaderConfig` binds a pydantic model to a peer relation. Every unit reads the
-config with attribute access; only the leader writes it; values travel JSON-encoded
-in the peer relation's application databag (secret fields in a Juju secret); and a
-`changed` event fires on every unit, the leader included, exactly when that unit's
-view of the config changes. The README has the long guides.
+`LeaderConfig` binds a pydantic model to a peer relation: every unit reads the config
+with `get()`; only the leader writes it (`update()`, `set()`, `edit()`); values travel
+JSON-encoded in the peer relation's application databag (secret fields in one Juju
+secret); values the leader generates are generated once; and `on.changed` fires on
+every unit, the leader included, exactly when that unit's view changes.
 
-## Set-up
-
-Declare a peer endpoint in `charmcraft.yaml` and add `pydantic>=2,<3` to the
-charm's dependencies:
-
-```yaml
-peers:
-  cluster:
-    interface: my_app_cluster
-```
-
-## Example
-
-```python
-from typing import Literal
-
-import ops
-import pydantic
-
-from charms.leader_config.v0.leader_config import LeaderConfig, LeaderConfigChangedEvent
-
-
-class Shared(pydantic.BaseModel):
-    log_level: Literal["debug", "info"] = "info"
-    members: list[str] = []
-
-
-class MyCharm(ops.CharmBase):
-    def __init__(self, framework: ops.Framework):
-        super().__init__(framework)
-        self.shared = LeaderConfig(self, "cluster", Shared)
-        framework.observe(self.shared.on.changed, self._on_shared_changed)
-        framework.observe(self.on.config_changed, self._on_config_changed)
-
-    def _on_config_changed(self, event: ops.ConfigChangedEvent):
-        if self.unit.is_leader() and self.model.get_relation("cluster"):
-            try:
-                self.shared.update(log_level=self.config.get("log-level", "info"))
-            except pydantic.ValidationError:
-                self.unit.status = ops.BlockedStatus("invalid log-level")
-
-    def _on_shared_changed(self, event: LeaderConfigChangedEvent):
-        cfg = self.shared.get()  # Shared | None
-        if cfg is not None and "log_level" in event.changed:
-            self.unit.status = ops.ActiveStatus(f"log level {cfg.log_level}")
-```
-
-## Reading and writing
-
-- `get()` returns a fresh copy of this unit's view. On a follower it is None until
-  the leader publishes (and before the peer relation exists, as in `install`); on the
-  leader it is the complete config it publishes: defaults, and `default_factory`
-  values generated once. The leader publishes missing keys at the end of any hook in
-  which it read or wrote the config (before a collect-status handler of the charm's)
-  and found them missing.
-- The leader writes with `update(**changes)`, `set(config)` or `with edit() as cfg:`.
-  A write validates, encodes, reads its own encoding back, then sends the changed keys
-  and a new config `revision` in one `relation-set`; a write that changes nothing
-  sends nothing. A follower's write raises `NotLeaderError`.
-- Wire format: one key per field, `prefix + (alias or name)`, each value `json.dumps`
-  of the field's JSON-mode dump (sets sorted at every depth: in models, dataclasses
-  and containers; computed fields are not stored), as `ops.Relation.save` writes
-  it. Reads validate in lax mode, so strict models read back what they wrote.
-  Reserved names, after the prefix: `leader-config-revision` and `secret-id` (app
-  keys), `leader-config-unit` (unit key).
-
-## Secret fields and generated values
-
-Fields typed `SecretStr` or `SecretStr | None` live in one application-owned Juju
-secret labelled `secret_label`; the databag holds its id and, per field, `null` or a
-random marker that changes with the value. A secret type anywhere else (a nested
-model, a list, `SecretBytes`) is refused at construction. Values over 5 KiB (64 KiB
-in all, base64-encoded: the oldest supported Juju's limits) are refused before
-anything is written. Content keys of fields this revision does not know are kept.
-
-## Events
-
-`on.changed` names the fields whose value changed (all of them on a unit's first
-view) and carries the `revision`. A follower gets it in the first peer
-`relation-created`/`-changed`, `leader-elected` or `upgrade-charm` hook where the
-change is visible; the leader once per hook, at its end (the first collect-status
-event), for everything its writes changed, so a handler that writes is never run
-inside itself (under Harness, `harness.evaluate_status()` ends a hook). Stored state
-keeps what a unit handled; a recreated pod repeats the event once: make handlers
-idempotent.
-
-## Rollouts
-
-With `acknowledge=True`, `acknowledge()` records in this unit's databag that it
-applied the revision of its view; `rollout()` says which units have; `on.applied`
-fires on the leader once every unit has applied a revision. Before anything is
-published, `acknowledge()` records nothing and `rollout()` has every unit pending.
-
-## Errors
-
-`NotLeaderError` (a follower's write, or Juju refused a write), `NotReadyError` (no
-peer relation yet, or legacy keys still in use), `InvalidConfigError` (stored data
-that does not decode or validate), `SecretUnavailableError` and `PendingFieldsError`
-(a `get()` that needs a value only the leader generates, not yet published) derive
-from `LeaderConfigError`. The library's hook handlers log these instead of failing
-the hook, except a transient failure to read the secret, and a refused publish of
-values generated for the charm's `get()` in that hook: those fail the hook, so that
-Juju retries it. Misuse raises `ValueError`, `TypeError` or `RuntimeError` at once.
-
-## Upgrading a deployed charm
-
-`LeaderConfig(..., migrate=fn)`: while nothing is published here, `fn(relation)`
-returns a `Legacy` (the values read from the legacy keys and secret, the legacy keys,
-the legacy secret) or None. Nothing is regenerated; a legacy secret holding the
-content keys of the secret values adopted is taken over; legacy keys (and a copied
-secret) are removed once every unit runs a revision that uses this library, after
-which a rollback is not supported. Use a `prefix`: legacy data under this object's
-own keys is taken over only once every unit is upgraded.
-
-## Testing your charm
-
-`charms.leader_config.v0.testing` has `published_state`, `follower_state` and
-`config_from_state` for ops.testing, and `publish_to_harness`, `config_from_harness`.
+This file is the core, which every charm vendors. Beside it: `testing.py` (helpers for
+the charm's tests), `rollouts.py` (only for `acknowledge=True`) and `adoption.py`
+(only for `migrate=`). The manual is the README and docs/ of the charms.leader_config
+repository: docs/reference.md for every rule.
 """
 
 from __future__ import annotations
@@ -1406,9 +1292,8 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
             self._rollouts = rollouts
             if migrate is not None:
                 self._adoption = _module("adoption", feature).Adoption(host, migrate, rollouts)
-        # Caches that follow the data: the view by raw data and role, the decoded config.
+        # The view, kept for as long as the data it follows and this unit's role stay the same.
         self._view_cache: tuple[dict[str, str], bool, _View[ConfigT]] | None = None
-        self._decoded: tuple[dict[str, str], ConfigT] | None = None
         self._hook = _Hook()
         self._ending: str | None = None  # the last end-of-hook event of this hook
         peer_events = charm.on[relation_name]
@@ -1705,11 +1590,8 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         return _View(config, revision, shared=not awaited, publish=leader and bool(missing))
 
     def _decode(self, raw: dict[str, str]) -> ConfigT:
-        """Decode `raw`, missing fields taking defaults; cached while the data stays the same."""
-        if self._decoded is None or self._decoded[0] != raw:
-            values = self._secrets.values(raw)
-            self._decoded = (raw, self._codec.decode(raw, values, self._hook.generated))
-        return self._decoded[1]
+        """Decode `raw`, missing fields taking defaults (generated ones once per hook)."""
+        return self._codec.decode(raw, self._secrets.values(raw), self._hook.generated)
 
     def _pending(self, names: list[str], reason: str) -> PendingFieldsError:
         return PendingFieldsError(
@@ -1800,7 +1682,6 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
             self._send(relation, changes, secret)
         self._hook.publish = self._hook.handed_out = False  # the whole config is published
         raw = {key: value for key, value in {**raw, **changes}.items() if value}
-        self._decoded = (raw, config)
         self._view_cache = (raw, True, _View(config, revision, shared=True))
         self._notice(raw, config, revision)
         if codec.revision_key in changes:
@@ -1854,7 +1735,7 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
 
     def _forget(self) -> None:
         """Drop what this object cached, so that the next read is of what is stored."""
-        self._view_cache = self._decoded = None
+        self._view_cache = None
         self._secrets.forget()
         if self._adoption is not None:
             self._adoption.forget()
@@ -2062,39 +1943,23 @@ def _claim_keys(framework: ops.Framework, codec: Codec[Any], keys: list[str], ow
 
 
 # The testing helpers of LIBPATCH 10 and earlier, now in charms.leader_config.v0.testing.
+_MOVED = {"peer_relation_with": "peer_relation", "config_from_state": "config_from_state"}
 
 
-def peer_relation_with(
-    relation_name: str, config: pydantic.BaseModel, *, prefix: str = "", **relation_args: Any
-) -> tuple[Any, frozenset[Any]]:
-    """Deprecated: use `charms.leader_config.v0.testing.published_state` or `peer_relation`."""
-    helper = _testing_helper("peer_relation_with", "peer_relation")
-    relation_and_secrets: tuple[Any, frozenset[Any]] = helper(
-        relation_name, config, prefix=prefix, **relation_args
-    )
-    return relation_and_secrets
-
-
-def config_from_state(
-    state: Any, relation_name: str, schema: type[ConfigT], *, prefix: str = ""
-) -> ConfigT | None:
-    """Deprecated: use `charms.leader_config.v0.testing.config_from_state`."""
-    helper = _testing_helper("config_from_state", "config_from_state")
-    config: ConfigT | None = helper(state, relation_name, schema, prefix=prefix)
-    return config
-
-
-def _testing_helper(old: str, new: str) -> Any:
+def __getattr__(name: str) -> Any:
+    """Deprecated names: `peer_relation_with` and `config_from_state` moved to testing.py."""
+    if name not in _MOVED:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     warnings.warn(
-        f"{__name__}.{old} is deprecated: use charms.leader_config.v0.testing.{new}",
+        f"{__name__}.{name} is deprecated: use charms.leader_config.v0.testing.{_MOVED[name]}",
         DeprecationWarning,
-        stacklevel=3,
+        stacklevel=2,
     )
     try:
         from charms.leader_config.v0 import testing as helpers
     except ImportError as e:
         raise ImportError(
-            f"{old} moved to the charms.leader_config.v0.testing library: fetch it with"
+            f"{name} moved to the charms.leader_config.v0.testing library: fetch it with"
             " `charmcraft fetch-lib charms.leader_config.v0.testing`"
         ) from e
-    return getattr(helpers, new)
+    return getattr(helpers, _MOVED[name])
