@@ -1,33 +1,37 @@
 """Find, run and type-check the Python code blocks of the docs.
 
-The documents are README.md and the library's module docstring (its Charmhub page).
-The rules, which the docs follow:
+The documents are README.md and every page of docs/ (`docs/*.md`). The rules, which
+the docs follow:
 
 - Every fenced block whose info string is `python` is checked. Other blocks
   (`shell`, `yaml`, ...) are not, except that a document's `yaml` blocks declaring
-  `peers`, `requires` or `provides` give the metadata its example charms run with.
+  `peers`, `requires` or `provides` give the metadata, config options and actions its
+  example charms run with. A document that defines a charm has such a block; one
+  without may define none.
 - A document's blocks run in order in one namespace, so a block can use what earlier
   blocks in the same document defined or imported.
 - A block runs unless the line right before its fence (blank lines aside) is
   `<!-- not executed: <reason> -->`; such a block is still type-checked.
-- A block whose fence follows `<!-- file: <path> -->` is a whole file of a charm
-  (`charmcraft.yaml`, `src/charm.py`, `tests/unit/test_charm.py`, ...), which the
-  quick-start test assembles into a charm directory. A Python file block runs in a
-  module of its own, so it must import or define every name it uses; a file under
-  `src/` (or `lib/`) is importable by its module name (`charm`) from later blocks,
-  as in the charm's tests. Its names then join the document's namespace too.
+- A block whose fence follows `<!-- file: <path> -->` is a whole file of the
+  quick-start charm (`charmcraft.yaml`, `src/charm.py`, `tests/unit/test_charm.py`,
+  ...). The file blocks of all documents make up that one charm, which the
+  quick-start test assembles into a charm directory (so a path is one block in all
+  the docs). A Python file block runs in a module of its own, so it must import or
+  define every name it uses; a file under `src/` (or `lib/`) is importable by its
+  module name (`charm`) from later blocks, as in the charm's tests, and from every
+  block of the other documents. Its names then join the document's namespace too.
 - For pyright, each block is its own module in strict mode that imports, from the
   block that last defined it, each name it uses from earlier blocks (a file block
   imports nothing: it is written as it stands, `src/charm.py` as `charm.py`).
 - Every `ops.CharmBase` subclass a block defines is run through `leader-elected` as
-  the leader, with the document's metadata and config options and an empty peer
-  relation per peer endpoint.
+  the leader, with the document's metadata, config options and actions and an empty
+  peer relation per peer endpoint.
 """
 
 from __future__ import annotations
 
-import ast
 import builtins
+import functools
 import itertools
 import json
 import re
@@ -35,7 +39,7 @@ import subprocess
 import symtable
 import sys
 import types
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -44,7 +48,8 @@ import ops
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-LIBRARY = ROOT / "lib" / "charms" / "leader_config" / "v0" / "leader_config.py"
+LIB = ROOT / "lib"
+DOCS = ROOT / "docs"
 STUBS = ROOT / "tests" / "docs_stubs"
 
 _FENCE = re.compile(r"^(?P<indent> *)(?P<fence>`{3,}|~{3,})\s*(?P<info>[^`\s]*)[^`]*$")
@@ -160,24 +165,48 @@ def _skip_reason(before: list[str], where: str) -> str | None:
     return reason
 
 
+def document(name: str) -> list[Block]:
+    """The code blocks of a document, by its path from the repository's root."""
+    path = ROOT / name
+    return fenced_blocks(path.read_text(), document=name, path=path)
+
+
 def readme() -> list[Block]:
     """The code blocks of README.md."""
-    path = ROOT / "README.md"
-    return fenced_blocks(path.read_text(), document="README.md", path=path)
+    return document("README.md")
 
 
-def module_docstring() -> list[Block]:
-    """The code blocks of the library's module docstring (as Charmhub shows it)."""
-    module = ast.parse(LIBRARY.read_text())
-    first = module.body[0]
-    text = ast.get_docstring(module, clean=False)
-    if text is None:
-        raise DocsFormatError(f"{LIBRARY}: no module docstring")
-    # The docstring's text starts on the line of its opening quotes.
-    return fenced_blocks(text, document="module docstring", path=LIBRARY, first_line=first.lineno)
+def document_names() -> list[str]:
+    """README.md, then every page of docs/, by name."""
+    return ["README.md", *(f"docs/{page.name}" for page in sorted(DOCS.glob("*.md")))]
 
 
-DOCUMENTS = {"README.md": readme, "module docstring": module_docstring}
+DOCUMENTS = {name: functools.partial(document, name) for name in document_names()}
+
+
+def quick_start_files() -> dict[str, Block]:
+    """The quick-start charm's files, from the file blocks of every document, by path.
+
+    Raises:
+        DocsFormatError: if two blocks claim the same path.
+    """
+    return files([block for load in DOCUMENTS.values() for block in load()])
+
+
+def importable_elsewhere(name: str) -> list[Block]:
+    """The file blocks of the other documents that are importable modules (`src/charm.py`)."""
+    return [
+        block
+        for other, load in DOCUMENTS.items()
+        if other != name
+        for block in load()
+        if block.file is not None and import_name(block.file) and block.language == "python"
+    ]
+
+
+def run_document(name: str) -> list[ExampleCharm]:
+    """Run a document's blocks, with the modules that other documents' file blocks are."""
+    return run_blocks(DOCUMENTS[name](), modules=importable_elsewhere(name))
 
 
 def python_blocks(blocks: list[Block]) -> list[Block]:
@@ -219,6 +248,14 @@ def charm_config(blocks: list[Block]) -> dict[str, Any] | None:
     return {"options": options} if options else None
 
 
+def charm_actions(blocks: list[Block]) -> dict[str, Any] | None:
+    """The actions of the document's `charmcraft.yaml`-like blocks, merged, if any."""
+    actions: dict[str, Any] = {}
+    for snippet in _endpoint_snippets(blocks):
+        actions.update(snippet.get("actions") or {})
+    return actions or None
+
+
 def files(blocks: list[Block]) -> dict[str, Block]:
     """The blocks that are whole files, by their path in the charm directory.
 
@@ -257,13 +294,15 @@ class ExampleCharm:
     charm_type: type[Any]
 
 
-def run_blocks(blocks: list[Block]) -> list[ExampleCharm]:
+def run_blocks(blocks: list[Block], *, modules: Sequence[Block] = ()) -> list[ExampleCharm]:
     """Execute the executable Python blocks in order in one fresh module's namespace.
 
     A file block runs in a module of its own (importable by its module name while the
     blocks run, if it is under `src/` or `lib/`), whose names then join the namespace.
-    A traceback names the document's file and line. Returns the charm classes that
-    the blocks defined, each with the block that defined it.
+    `modules` are file blocks of other documents, each run first as the module it is
+    (`src/charm.py` as `charm`), importable while the blocks run; their names do not
+    join the namespace. A traceback names the document's file and line. Returns the
+    charm classes that the blocks defined, each with the block that defined it.
     """
     namespace = types.ModuleType(f"docs_example_{next(_unique)}")
     replaced: dict[str, types.ModuleType | None] = {}
@@ -276,6 +315,14 @@ def run_blocks(blocks: list[Block]) -> list[ExampleCharm]:
     register(namespace.__name__, namespace)
     charms: list[ExampleCharm] = []
     try:
+        for block in modules:
+            name = import_name(block.file or "")
+            if name is None:
+                raise DocsFormatError(f"{block.where}: not a module of the charm")
+            module = types.ModuleType(name)
+            register(name, module)
+            code = compile("\n" * (block.line - 1) + block.code, str(block.path), "exec")
+            exec(code, module.__dict__)  # noqa: S102 (our own docs)
         for block in python_blocks(blocks):
             if block.skip_reason is not None:
                 continue
@@ -403,7 +450,7 @@ def write_for_pyright(documents: dict[str, list[Block]], directory: Path) -> lis
             {
                 "typeCheckingMode": "strict",
                 "pythonVersion": "3.10",
-                "extraPaths": [str(LIBRARY.parents[3]), str(STUBS)],
+                "extraPaths": [str(LIB), str(STUBS)],
                 "reportMissingModuleSource": False,
             }
         )

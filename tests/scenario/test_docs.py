@@ -1,13 +1,16 @@
 """The docs cannot drift: their Python blocks run, type-check, and their charms work.
 
-Every Python block of README.md and of the module docstring runs, type-checks with
-pyright in strict mode, and every charm the blocks define handles a hook.
+Every Python block of README.md and of each page of docs/ runs, type-checks with
+pyright in strict mode, and every charm the blocks define handles a hook. The README
+stays short enough for an adopter to read, with the commands that run the demo and
+the tests at its top.
 
 The rules are in docs_blocks.py's docstring.
 """
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -17,7 +20,8 @@ from ops import testing
 import docs_blocks
 from docs_blocks import Block, DocsFormatError
 
-DOCUMENTS = sorted(docs_blocks.DOCUMENTS)
+DOCUMENTS = list(docs_blocks.DOCUMENTS)
+README_MAX_LINES = 350
 
 
 @pytest.fixture(autouse=True)
@@ -30,27 +34,72 @@ def blocks_of(document: str) -> list[Block]:
     return docs_blocks.DOCUMENTS[document]()
 
 
+def test_the_documents_are_the_readme_and_every_page_of_docs():
+    pages = sorted(f"docs/{p.name}" for p in (docs_blocks.ROOT / "docs").glob("*.md"))
+    assert list(docs_blocks.DOCUMENTS) == ["README.md", *pages]
+    assert pages, "docs/ has no pages"
+
+
+def test_the_readme_is_short_and_opens_with_the_set_up_and_the_two_commands():
+    lines = (docs_blocks.ROOT / "README.md").read_text().splitlines()
+    assert len(lines) <= README_MAX_LINES, f"README.md has {len(lines)} lines"
+    top = "\n".join(lines[:30])
+    assert "python3 -m venv .venv && . .venv/bin/activate && pip install 'tox>=4.22'" in top
+    assert re.search(r"^tox -e demo\b", top, re.MULTILINE), top
+    assert re.search(r"^tox(\s+#.*)?$", top, re.MULTILINE), top
+
+
+def heading_anchors(path: Path) -> set[str]:
+    """The anchors of a Markdown file's headings, as GitHub makes them."""
+    headings = re.findall(r"^#+ (.+)$", path.read_text(), re.MULTILINE)
+    return {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in headings}
+
+
 @pytest.mark.parametrize("document", DOCUMENTS)
-def test_document_has_python_blocks(document: str):
-    assert docs_blocks.python_blocks(blocks_of(document))
+def test_links_between_the_documents_lead_to_a_file_and_heading_that_exist(document: str):
+    path = docs_blocks.ROOT / document
+    broken: list[str] = []
+    for target in re.findall(r"\]\(([^)\s]+)\)", path.read_text()):
+        if re.match(r"[a-z]+://", target):
+            continue
+        file, _, anchor = target.partition("#")
+        linked = (path.parent / file).resolve() if file else path
+        if not linked.is_file() or (anchor and anchor not in heading_anchors(linked)):
+            broken.append(target)
+    assert not broken, f"{document}: {broken}"
+
+
+def test_the_readme_has_python_blocks():
+    assert docs_blocks.python_blocks(blocks_of("README.md"))
+
+
+@pytest.mark.parametrize("document", DOCUMENTS)
+def test_every_python_fence_is_a_checked_block(document: str):
+    text = (docs_blocks.ROOT / document).read_text()
+    fences = re.findall(r"^ *(`{3,}|~{3,}) *python *$", text, re.MULTILINE | re.IGNORECASE)
+    assert len(docs_blocks.python_blocks(blocks_of(document))) == len(fences)
 
 
 @pytest.mark.parametrize("document", DOCUMENTS)
 def test_python_blocks_run_in_order(document: str):
-    docs_blocks.run_blocks(blocks_of(document))
+    docs_blocks.run_document(document)
 
 
 @pytest.mark.parametrize("document", DOCUMENTS)
 def test_example_charms_handle_leader_elected(document: str):
+    """A document with a charmcraft.yaml block defines charms; one without defines none."""
     blocks = blocks_of(document)
     meta = docs_blocks.charm_metadata(blocks)
     config = docs_blocks.charm_config(blocks)
-    assert meta.get("peers"), f"{document} has no charmcraft.yaml block declaring `peers`"
-    charms = docs_blocks.run_blocks(blocks)
-    assert charms, f"{document} defines no charm"
+    actions = docs_blocks.charm_actions(blocks)
+    charms = docs_blocks.run_document(document)
+    if not meta.get("peers"):
+        assert not charms, f"{document} defines charms but no charmcraft.yaml block with `peers`"
+        return
+    assert charms, f"{document} declares `peers` but defines no charm"
     failures: list[str] = []
     for charm in charms:
-        ctx = testing.Context(charm.charm_type, meta=meta, config=config)
+        ctx = testing.Context(charm.charm_type, meta=meta, config=config, actions=actions)
         relations = {
             testing.PeerRelation(endpoint, peers_data={1: {}}) for endpoint in meta["peers"]
         }

@@ -1,14 +1,17 @@
-"""The README's quick start is a whole charm: assembled from the README, it works as written.
+"""The README's quick start is a whole charm: assembled from the docs, it works as written.
 
-The README marks each file of the quick-start charm with `<!-- file: path -->` before
-its block. These tests write those blocks into a charm directory, with the library's
-files in `lib/`, as a charm author who copies them would, and then:
+The docs mark each file of the quick-start charm with `<!-- file: path -->` before its
+block: the charm and its ops.testing tests in README.md, more test files (Harness
+among them) in docs/testing.md. These tests write those blocks into a charm
+directory, with the library's files in `lib/`, as a charm author who copies them
+would, and then:
 
-- run the charm's hooks under ops.testing, with the metadata and config options of the
-  assembled `charmcraft.yaml`: the leader publishes on `config-changed`, a follower
-  reads it, an invalid config value blocks the leader instead of failing the hook;
-- run the README's two test files (ops.testing and Harness) with pytest in a
-  subprocess, in that directory, with its `pyproject.toml`;
+- run the charm's hooks under ops.testing, with the metadata, config options and
+  actions of the assembled `charmcraft.yaml`: the leader publishes on `config-changed`
+  and generates the admin password once, a follower reads both, an invalid config
+  value blocks the leader instead of failing the hook;
+- run the docs' test files with pytest in a subprocess, in that directory, with its
+  `pyproject.toml`;
 - type-check the charm and its tests with pyright in strict mode (`tox -e static`).
 """
 
@@ -36,22 +39,28 @@ from ops import testing
 import docs_blocks
 from charms.leader_config.v0.testing import config_from_state, follower_state
 
-FILES = (
-    "charmcraft.yaml",
-    "pyproject.toml",
-    "src/charm.py",
-    "tests/unit/test_charm.py",
-    "tests/unit/test_harness.py",
-)
-TEST_FILES = [file for file in FILES if file.startswith("tests/")]
+FILES = {
+    "charmcraft.yaml": "README.md",
+    "pyproject.toml": "README.md",
+    "src/charm.py": "README.md",
+    "tests/unit/test_charm.py": "README.md",
+    "tests/unit/test_harness.py": "docs/testing.md",
+}
+TEST_FILES = sorted(file for file in docs_blocks.quick_start_files() if file.startswith("tests/"))
 LIBRARY_DIR = Path("lib/charms/leader_config/v0")
 
 
+def test_each_file_is_in_its_document():
+    blocks = docs_blocks.quick_start_files()
+    assert {file: blocks[file].document for file in FILES} == FILES
+    assert set(TEST_FILES) >= {file for file in FILES if file.startswith("tests/")}
+
+
 def assemble(directory: Path) -> Path:
-    """Write the README's quick-start files, and the library, into `directory`."""
-    blocks = docs_blocks.files(docs_blocks.readme())
+    """Write the docs' quick-start files, and the library, into `directory`."""
+    blocks = docs_blocks.quick_start_files()
     missing = [file for file in FILES if file not in blocks]
-    assert not missing, f"README.md has no block marked `<!-- file: ... -->` for {missing}"
+    assert not missing, f"the docs have no block marked `<!-- file: ... -->` for {missing}"
     for file, block in blocks.items():
         (directory / file).parent.mkdir(parents=True, exist_ok=True)
         (directory / file).write_text(block.code)
@@ -105,10 +114,23 @@ def charm_and_schema(
 def context(
     module: types.ModuleType, charmcraft: dict[str, Any], *, unit_id: int = 0
 ) -> testing.Context[ops.CharmBase]:
-    """A Context with the metadata and config options of the assembled charmcraft.yaml."""
+    """A Context with the metadata, config options and actions of the assembled charmcraft.yaml."""
     charm, _ = charm_and_schema(module)
     meta = {key: value for key, value in charmcraft.items() if key not in ("config", "actions")}
-    return testing.Context(charm, meta=meta, config=charmcraft["config"], unit_id=unit_id)
+    return testing.Context(
+        charm,
+        meta=meta,
+        config=charmcraft["config"],
+        actions=charmcraft["actions"],
+        unit_id=unit_id,
+    )
+
+
+def password(config: pydantic.BaseModel | None) -> str:
+    """The admin password of a config read from a state."""
+    assert config is not None
+    secret: pydantic.SecretStr = getattr(config, "admin_password")  # noqa: B009 (any schema)
+    return secret.get_secret_value()
 
 
 # The files
@@ -119,10 +141,12 @@ def test_charmcraft_yaml_declares_the_peer_endpoint_and_the_option_the_charm_rea
 ):
     assert charmcraft["peers"] == {"cluster": {"interface": "my_charm_cluster"}}
     assert charmcraft["config"]["options"]["log-level"]["default"] == "info"
+    assert set(charmcraft["actions"]) == {"get-admin-password"}
     assert charmcraft["parts"]["charm"]["plugin"] == "uv"
     code = (charm_dir / "src" / "charm.py").read_text()
     assert set(re.findall(r'self\.config\.get\("([^"]+)"', code)) == {"log-level"}
     assert 'LeaderConfig(self, "cluster"' in code
+    assert "default_factory=" in code
     assert "ops.main(MyCharm)" in code
 
 
@@ -155,19 +179,25 @@ def test_the_leader_publishes_on_deploy_and_on_config_changed(
         )
         state = ctx.run(trigger, state)
         (relation,) = state.get_relations("cluster")
-    assert config_from_state(state, "cluster", shared) == shared(log_level="debug")
+    deployed = config_from_state(state, "cluster", shared)
+    assert deployed is not None
+    assert getattr(deployed, "log_level") == "debug"  # noqa: B009 (any schema)
     assert state.unit_status == testing.ActiveStatus("log level debug")
 
     ctx = context(charm_module, charmcraft)
     state = dataclasses.replace(state, config={"log-level": "info"})
     out = ctx.run(ctx.on.config_changed(), state)
-    assert config_from_state(out, "cluster", shared) == shared(log_level="info")
+    changed = config_from_state(out, "cluster", shared)
+    assert changed is not None
+    assert getattr(changed, "log_level") == "info"  # noqa: B009 (any schema)
+    assert password(changed) == password(deployed)  # generated once, on deploy
     assert out.unit_status == testing.ActiveStatus("log level info")
 
 
 def test_a_follower_reads_what_the_leader_published(
     charm_module: types.ModuleType, charmcraft: dict[str, Any]
 ):
+    _, shared = charm_and_schema(charm_module)
     leader = context(charm_module, charmcraft)
     state = testing.State(
         leader=True,
@@ -182,6 +212,20 @@ def test_a_follower_reads_what_the_leader_published(
     assert out.unit_status == testing.ActiveStatus("log level debug")
     (relation,) = out.get_relations("cluster")
     assert relation.local_app_data == dict(next(iter(leader_out.relations)).local_app_data)
+
+    follower = context(charm_module, charmcraft, unit_id=1)
+    follower.run(follower.on.action("get-admin-password"), out)
+    published = password(config_from_state(leader_out, "cluster", shared))
+    assert follower.action_results == {"password": published}
+
+
+def test_the_action_fails_on_a_follower_while_nothing_is_published(
+    charm_module: types.ModuleType, charmcraft: dict[str, Any]
+):
+    follower = context(charm_module, charmcraft, unit_id=1)
+    state = testing.State(relations={testing.PeerRelation("cluster", peers_data={0: {}})})
+    with pytest.raises(testing.ActionFailed, match="not shared the password yet"):
+        follower.run(follower.on.action("get-admin-password"), state)
 
 
 def test_an_invalid_value_blocks_the_leader_instead_of_failing_the_hook_then_recovers(
@@ -201,7 +245,9 @@ def test_an_invalid_value_blocks_the_leader_instead_of_failing_the_hook_then_rec
     )  # `juju config my-charm log-level=warning`: no UncaughtCharmError
     assert isinstance(blocked.unit_status, testing.BlockedStatus)
     assert "warning" in blocked.unit_status.message
-    assert config_from_state(blocked, "cluster", shared) == shared(log_level="debug")
+    kept = config_from_state(blocked, "cluster", shared)
+    assert kept == config_from_state(published, "cluster", shared)
+    assert getattr(kept, "log_level") == "debug"  # noqa: B009 (any schema)
     # Back to the value already published: nothing to write, but no longer blocked.
     ctx = context(charm_module, charmcraft)
     fixed = ctx.run(
@@ -210,10 +256,10 @@ def test_an_invalid_value_blocks_the_leader_instead_of_failing_the_hook_then_rec
     assert fixed.unit_status == testing.ActiveStatus("log level debug")
 
 
-# The README's test files, and the type check
+# The docs' test files, and the type check
 
 
-def test_the_readmes_test_files_pass_against_the_assembled_charm(charm_dir: Path):
+def test_the_docs_test_files_pass_against_the_assembled_charm(charm_dir: Path):
     result = subprocess.run(  # noqa: S603 (our own test run)
         [sys.executable, "-m", "pytest", "-v", "-p", "no:cacheprovider", *TEST_FILES],
         cwd=charm_dir,
@@ -236,7 +282,7 @@ def test_the_readmes_test_files_pass_against_the_assembled_charm(charm_dir: Path
 @pytest.mark.pyright
 def test_the_assembled_charm_type_checks_in_strict_mode(tmp_path: Path):
     charm_dir = assemble(tmp_path)
-    # The README's pyproject.toml configures pyright (extraPaths); strict mode on top.
+    # The quick start's pyproject.toml configures pyright (extraPaths); strict mode on top.
     for file in ("src/charm.py", *TEST_FILES):
         path = charm_dir / file
         path.write_text(f"# pyright: strict\n{path.read_text()}")
