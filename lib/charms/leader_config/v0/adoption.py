@@ -19,6 +19,7 @@ import pydantic
 
 from charms.leader_config.v0 import leader_config as core
 from charms.leader_config.v0.leader_config import (
+    Codec,
     InvalidConfigError,
     LeaderConfigError,
     Legacy,
@@ -204,17 +205,25 @@ class Adoption:
         return (legacy.secret, content) if keys <= content.keys() else None
 
     def record(
-        self, raw: Mapping[str, str], adopting: bool, changed: set[str], by_charm: bool
+        self,
+        raw: Mapping[str, str],
+        before: pydantic.BaseModel | None,
+        legacy: Legacy | None,
+        plain: Mapping[str, str],
+        values: Mapping[str, str | None],
+        by_charm: bool,
     ) -> dict[str, str]:
         """The databag change to the adoption's record that goes with a write.
 
         The publish of adopted values starts it; each write by the charm adds the
-        fields it changed (`changed`), whose values then win over the legacy ones.
+        fields whose value it changed from `before` (to `plain` and `values`, encoded),
+        whose values then win over the legacy ones.
         """
         key = self._codec.adoption_key
-        if not by_charm:
-            changed = set()
-        if adopting and self._codec.revision_key not in raw:
+        changed: set[str] = set()
+        if by_charm:
+            changed = _changed_fields(self._codec, before, plain, values)
+        if legacy is not None and self._codec.revision_key not in raw:
             if any(own in raw for own in self._codec.keys.values()):
                 return {}  # taken over under its own keys: no unit runs the old revision
             return {key: json.dumps({"written": sorted(changed)})}
@@ -277,10 +286,8 @@ class Adoption:
         codec = self._codec
         kept = {k: v for k, v in legacy.values.items() if k in codec.aliases and k not in written}
         candidate: Any = codec.revalidate(config, kept)
-        names = sorted(
-            codec.changed_fields(config, codec.encode(candidate), codec.secret_values(candidate))
-            & kept.keys()
-        )
+        plain, values = codec.encode(candidate), codec.secret_values(candidate)
+        names = sorted(_changed_fields(codec, config, plain, values) & kept.keys())
         if names:
             logger.info(
                 "%s: adopting legacy values changed since: %s", self._host.owner, ", ".join(names)
@@ -301,3 +308,18 @@ class Adoption:
             retired.update(k for k in legacy.keys if k in databag and k not in own)
         if retired:
             databag.update(dict.fromkeys(retired, ""))
+
+
+def _changed_fields(
+    codec: Codec[Any],
+    before: pydantic.BaseModel | None,
+    plain: Mapping[str, str],
+    values: Mapping[str, str | None],
+) -> set[str]:
+    """The fields whose value in `before` differs from the encoded `plain` and `values`."""
+    if before is None:
+        return {*plain, *values}
+    plain_before, values_before = codec.encode(before), codec.secret_values(before)
+    return {n for n in plain if plain_before[n] != plain[n]} | {
+        n for n in values if values_before[n] != values[n]
+    }

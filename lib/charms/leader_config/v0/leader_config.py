@@ -29,7 +29,7 @@ import warnings
 import weakref
 from collections.abc import Callable, Collection, Generator, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Annotated, Any, Generic, Protocol, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 import ops
 import pydantic
@@ -530,17 +530,6 @@ class Codec(Generic[ConfigT]):
             value: pydantic.SecretStr | None = getattr(config, name)
             values[name] = None if value is None else value.get_secret_value()
         return values
-
-    def changed_fields(
-        self, before: ConfigT | None, plain: Mapping[str, str], values: Mapping[str, str | None]
-    ) -> set[str]:
-        """The fields whose value in `before` differs from the encoded `plain` and `values`."""
-        if before is None:
-            return {*plain, *values}
-        plain_before, values_before = self.encode(before), self.secret_values(before)
-        return {n for n in plain if plain_before[n] != plain[n]} | {
-            n for n in values if values_before[n] != values[n]
-        }
 
     def check_secret_size(self, values: Mapping[str, str | None]) -> None:
         """Refuse secret values that Juju would refuse, before anything is written."""
@@ -1061,7 +1050,8 @@ class ModuleHost:
     when a module is loaded.
     """
 
-    owner: object  # the LeaderConfig, as logs name it
+    owner: LeaderConfig[Any]  # its public API: `revision`, `on.applied`; logs name it
+    charm: ops.CharmBase
     model: ops.Model
     stored: ops.BoundStoredState  # the LeaderConfig's own, which modules add keys to
     codec: Codec[Any]
@@ -1072,83 +1062,22 @@ class ModuleHost:
     write: Callable[[ops.Relation, pydantic.BaseModel], None]  # publish, as the library does
     generated: Callable[[], dict[str, Any]]  # values generated in this hook, by field name
     is_ours: Callable[[ops.Secret, Mapping[str, str]], bool]  # this object's secret?
-
-
-class _Rollouts(Protocol):
-    """What the core calls on `rollouts.Rollouts`."""
-
-    def on_hook(
-        self,
-        relation: ops.Relation,
-        event: ops.EventBase,
-        leader: bool,
-        *,
-        announce: bool,
-        runs: Callable[[], int | None],
-    ) -> bool: ...
-    def note(self, relation: ops.Relation, unit: ops.Unit) -> bool: ...
-    def write(self, relation: ops.Relation, applied: int | None) -> None: ...
-    def has_tally(self) -> bool: ...
-    def rollout(self, relation: ops.Relation, revision: int | None, leader: bool) -> Rollout: ...
-    def due(self, relation: ops.Relation, revision: int | None) -> bool: ...
-    def held_back(self) -> bool: ...
-    def end_hook(self) -> None: ...
-
-
-class _Adopted(Protocol):
-    """What `adoption.Adoption.view()` returns: the view of adopted values."""
-
-    @property
-    def legacy(self) -> Legacy: ...
-    @property
-    def config(self) -> pydantic.BaseModel | None: ...
-    @property
-    def error(self) -> LeaderConfigError | None: ...
-    @property
-    def blocked(self) -> bool: ...
-    @property
-    def publish(self) -> bool: ...
-
-
-class _Adoption(Protocol):
-    """What the core calls on `adoption.Adoption`."""
-
-    def forget(self) -> None: ...
-    def basis(self, relation: ops.Relation, raw: dict[str, str]) -> dict[str, str]: ...
-    def view(
-        self, relation: ops.Relation, raw: dict[str, str], basis: dict[str, str], leader: bool
-    ) -> _Adopted | None: ...
-    def blocked_error(self) -> NotReadyError: ...
-    def secret_to_take_over(
-        self, legacy: Legacy | None, values: Mapping[str, str | None]
-    ) -> tuple[ops.Secret, dict[str, str]] | None: ...
-    def record(
-        self, raw: Mapping[str, str], adopting: bool, changed: set[str], by_charm: bool
-    ) -> dict[str, str]: ...
-    def end_of_hook(self, relation: ops.Relation) -> None: ...
-    def retire_again(self) -> bool: ...
+    units_changed: Callable[[], None]  # the leader looks at the whole rollout at the hook's end
 
 
 def _module(name: str, feature: str) -> Any:
     """The optional module `name`, a file beside this one; fail at once, naming it."""
-    package = __name__.rpartition(".")[0]
     try:
-        module = importlib.import_module(f"{package}.{name}" if package else name)
+        module = importlib.import_module(f"{__name__.rpartition('.')[0]}.{name}")
     except ModuleNotFoundError as e:
         missing = (e.name or "").rpartition(".")[2]
-        if missing not in (name, "rollouts"):
+        if missing not in (name, "rollouts"):  # adoption.py uses rollouts.py
             raise
-        raise ImportError(
-            f"{feature} needs lib/charms/leader_config/v0/{missing}.py beside"
-            f" leader_config.py: fetch it with `charmcraft fetch-lib"
-            f" charms.leader_config.v0.{missing}`, or copy it from the library"
-        ) from e
+        fetch = f"fetch it with `charmcraft fetch-lib charms.leader_config.v0.{missing}`"
+        raise ImportError(f"{feature} needs {missing}.py beside leader_config.py: {fetch}") from e
     if module.MODULE_API < MIN_MODULE_API:
-        raise ImportError(
-            f"{name}.py (LIBPATCH {module.LIBPATCH}) has module interface"
-            f" {module.MODULE_API}, older than leader_config.py (LIBPATCH {LIBPATCH}) can"
-            f" use: update it with `charmcraft fetch-lib charms.leader_config.v0.{name}`"
-        )
+        fetch = f"update it with `charmcraft fetch-lib charms.leader_config.v0.{name}`"
+        raise ImportError(f"{name}.py (LIBPATCH {module.LIBPATCH}) is too old: {fetch}")
     return module
 
 
@@ -1167,7 +1096,6 @@ class _Hook:
     generated: dict[str, Any] = dataclasses.field(default_factory=dict[str, Any])
     handed_out: bool = False  # `get()` returned values generated in this hook
     rollout_changed: bool = False  # a record, a unit or the revision changed
-    update_status: bool = False  # the hook is update-status: check what waits for Juju
 
 
 @dataclasses.dataclass(frozen=True)
@@ -1269,11 +1197,13 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
             self.framework.observe(charm.on.secret_remove, self._on_secret_remove)
         self._secrets = _SecretStore(self.model, codec, self.secret_label)
         self._handled = _Handled(self._stored, codec)
-        self._rollouts: _Rollouts | None = None
-        self._adoption: _Adoption | None = None
+        # The optional modules' objects (their interface: docs/development.md).
+        self._rollouts: Any = None
+        self._adoption: Any = None
         if acknowledge or migrate is not None:
             host = ModuleHost(
                 owner=self,
+                charm=charm,
                 model=self.model,
                 stored=self._stored,
                 codec=codec,
@@ -1286,6 +1216,7 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
                 ),
                 generated=lambda: self._hook.generated,
                 is_ours=self._secrets.is_ours,
+                units_changed=self._units_changed,
             )
             feature = "migrate=" if migrate is not None else "acknowledge=True"
             rollouts = _module("rollouts", feature).Rollouts(host, acknowledge=acknowledge)
@@ -1306,9 +1237,6 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
             charm.on.upgrade_charm,
         ):
             self.framework.observe(event, self._on_hook)
-        if self._rollouts is not None:
-            self.framework.observe(peer_events.relation_departed, self._on_departed)
-            self.framework.observe(charm.on.update_status, self._on_update_status)
         # Emitted after the charm's handlers in every hook (the app's first, on the
         # leader): the leader publishes what it found missing and emits its events.
         self.framework.observe(charm.on.collect_app_status, self._on_end_of_hook)
@@ -1495,14 +1423,7 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         Raises:
             RuntimeError: if the object was made without `acknowledge=True`.
         """
-        rollouts = self._rollouts_on()
-        relation = self.model.get_relation(self._relation_name)
-        revision = self.revision
-        if relation is None or revision is None:
-            return
-        rollouts.write(relation, revision)
-        if self.model.unit.is_leader():
-            self._hook.rollout_changed = True
+        self._rollouts_on().acknowledge()
 
     def rollout(self) -> Rollout:
         """How far the revision of this unit's view has rolled out; any unit.
@@ -1518,22 +1439,19 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         Raises:
             RuntimeError: if the object was made without `acknowledge=True`.
         """
-        rollouts = self._rollouts_on()
-        relation = self.model.get_relation(self._relation_name)
-        if relation is None:
-            return Rollout(None, frozenset(), frozenset({self.model.unit.name}))
-        leader = self.model.unit.is_leader()
-        if leader and not rollouts.has_tally():
-            self._hook.rollout_changed = True  # its first look (state gone?): `applied` due?
-        return rollouts.rollout(relation, self.revision, leader)
+        rollout: Rollout = self._rollouts_on().rollout()
+        return rollout
 
-    def _rollouts_on(self) -> _Rollouts:
+    def _rollouts_on(self) -> Any:
         if self._rollouts is None or not self._acknowledge:
             raise RuntimeError(
                 f"{self!r} was made without acknowledge=True: pass it to use"
                 " acknowledge(), rollout() and on.applied"
             )
         return self._rollouts
+
+    def _units_changed(self) -> None:
+        self._hook.rollout_changed = True
 
     # Reading, inside
 
@@ -1676,8 +1594,8 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
             revision = (revision or 0) + 1
             changes[codec.revision_key] = str(revision)
         if changes and self._adoption is not None:
-            changed = codec.changed_fields(view.config, plain, values)
-            changes.update(self._adoption.record(raw, view.legacy is not None, changed, by_charm))
+            record = self._adoption.record(raw, view.config, view.legacy, plain, values, by_charm)
+            changes.update(record)
         if changes:
             self._send(relation, changes, secret)
         self._hook.publish = self._hook.handed_out = False  # the whole config is published
@@ -1807,17 +1725,6 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
             raise error  # fail the hook: Juju runs it again, and the change is not lost
         logger.warning("%s", error)
 
-    def _on_departed(self, event: ops.RelationDepartedEvent) -> None:
-        unit = event.departing_unit
-        if self._rollouts is None or unit is None or unit == self.model.unit:
-            return
-        if self.model.unit.is_leader():
-            self._rollouts.note(event.relation, unit)
-            self._hook.rollout_changed = True  # one unit fewer: a rollout may be complete now
-
-    def _on_update_status(self, _: ops.UpdateStatusEvent) -> None:
-        self._hook.update_status = True
-
     def _on_end_of_hook(self, event: ops.EventBase) -> None:
         """End the hook: the leader publishes what it found missing; every unit emits.
 
@@ -1859,8 +1766,7 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
 
     def _end_leaders_hook(self, first: bool) -> None:
         rollouts = self._rollouts
-        recheck = self._hook.update_status and rollouts is not None and rollouts.held_back()
-        if first and rollouts is not None and (self._hook.rollout_changed or recheck):
+        if first and rollouts is not None and rollouts.due_for_a_look(self._hook.rollout_changed):
             # The units changed, or a planned unit was missing (removed since, perhaps,
             # before it ever joined): a takeover, a retirement or `applied` may be due.
             self._hook.rollout_changed = True
@@ -1880,9 +1786,9 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
             changed = self._handled.take_pending()
             if changed is not None:
                 self.on.changed.emit(changed, self.revision)
-            elif first and self._hook.rollout_changed:
+            elif first and self._hook.rollout_changed and self._acknowledge:
                 self._hook.rollout_changed = False
-                self._emit_applied()
+                self._rollouts.emit_applied()
             else:
                 return
         self._handled.take_pending()  # dropped: the handler would write again
@@ -1902,18 +1808,6 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
                 # The charm holds values generated in this hook: keep none unpublished.
                 raise
             logger.warning("%s: not published: %s", self, e)
-
-    def _emit_applied(self) -> None:
-        if self._rollouts is None or not self._acknowledge:
-            return
-        relation = self.model.get_relation(self._relation_name)
-        revision = self.revision
-        if (
-            relation is not None
-            and revision is not None
-            and self._rollouts.due(relation, revision)
-        ):
-            self.on.applied.emit(revision)
 
     def _on_secret_remove(self, event: ops.SecretRemoveEvent) -> None:
         """Remove revisions of this config's secret once no unit uses them; leader only."""

@@ -34,7 +34,7 @@ def _applied(revision: int | None) -> int:
     return -1 if revision is None else revision
 
 
-class Rollouts:
+class Rollouts(ops.Object):
     """Each unit's record in its own peer databag, and the leader's tally of them.
 
     A unit's record (`prefix + "leader-config-unit"`, JSON) says that it runs a
@@ -45,6 +45,8 @@ class Rollouts:
     """
 
     def __init__(self, host: ModuleHost, *, acknowledge: bool):
+        super().__init__(host.owner, "rollouts")
+        self._host = host
         self._model = host.model
         self._stored = host.stored
         self._key = host.codec.unit_key
@@ -54,6 +56,54 @@ class Rollouts:
             record="", tally={}, tally_valid=False, applied_fired=-1, held_back=False
         )
         self._planned_check: tuple[frozenset[str], bool] | None = None  # this hook's answer
+        self._update_status = False  # this hook is update-status
+        peer_events = host.charm.on[host.codec.relation_name]
+        self.framework.observe(peer_events.relation_departed, self._on_departed)
+        self.framework.observe(host.charm.on.update_status, self._on_update_status)
+
+    def acknowledge(self) -> None:
+        """Record that this unit applied the revision of its view (`LeaderConfig.acknowledge`)."""
+        relation = self._model.get_relation(self._host.codec.relation_name)
+        revision = self._host.owner.revision
+        if relation is None or revision is None:
+            return
+        self.write(relation, revision)
+        if self._model.unit.is_leader():
+            self._host.units_changed()
+
+    def rollout(self) -> Rollout:
+        """How far the revision of this unit's view has rolled out (`LeaderConfig.rollout`)."""
+        relation = self._model.get_relation(self._host.codec.relation_name)
+        if relation is None:
+            return Rollout(None, frozenset(), frozenset({self._model.unit.name}))
+        leader = self._model.unit.is_leader()
+        if leader and not self._stored.tally_valid:
+            self._host.units_changed()  # its first look (state gone?): `applied` due?
+        return self.rollout_of(relation, self._host.owner.revision, leader)
+
+    def emit_applied(self) -> None:
+        """Emit `applied` on the leader if every unit has applied the current revision."""
+        relation = self._model.get_relation(self._host.codec.relation_name)
+        revision = self._host.owner.revision
+        if relation is not None and revision is not None and self.due(relation, revision):
+            self._host.owner.on.applied.emit(revision)
+
+    def due_for_a_look(self, units_changed: bool) -> bool:
+        """Whether the leader looks at the whole rollout at the end of this hook.
+
+        When the units changed, and in update-status while an earlier look waited for
+        a planned unit (which may have been removed before it ever joined).
+        """
+        return units_changed or (self._update_status and bool(self._stored.held_back))
+
+    def _on_update_status(self, _: ops.UpdateStatusEvent) -> None:
+        self._update_status = True
+
+    def _on_departed(self, event: ops.RelationDepartedEvent) -> None:
+        unit = event.departing_unit
+        if unit is not None and unit != self._model.unit and self._model.unit.is_leader():
+            self.note(event.relation, unit)
+            self._host.units_changed()  # one unit fewer: a rollout may be complete now
 
     def on_hook(
         self,
@@ -168,15 +218,12 @@ class Rollouts:
             self._stored.held_back = not answer
         return self._planned_check[1]
 
-    def held_back(self) -> bool:
-        """Whether a check in an earlier hook waited for a planned unit; leader only."""
-        return bool(self._stored.held_back)
-
     def end_hook(self) -> None:
         """Forget this hook's `goal-state` answer: the planned units may change."""
         self._planned_check = None
+        self._update_status = False
 
-    def rollout(self, relation: ops.Relation, revision: int | None, leader: bool) -> Rollout:
+    def rollout_of(self, relation: ops.Relation, revision: int | None, leader: bool) -> Rollout:
         """How far `revision` has rolled out: from the tally on the leader."""
         units = self.units(relation)
         applied_by: dict[str, int | None]
@@ -194,7 +241,7 @@ class Rollouts:
 
     def due(self, relation: ops.Relation, revision: int | None) -> bool:
         """Whether `applied` fires now for `revision` (once per revision); leader only."""
-        rollout = self.rollout(relation, revision, leader=True)
+        rollout = self.rollout_of(relation, revision, leader=True)
         if not rollout.complete or rollout.revision is None:
             return False
         if self._stored.applied_fired >= rollout.revision:
