@@ -88,7 +88,7 @@ class Adoption:
     def view(
         self, relation: ops.Relation, raw: dict[str, str], basis: dict[str, str], leader: bool
     ) -> Adopted | None:
-        """The view of adopted values, or None if there is nothing to adopt.
+        """The view of adopted values (the core's view takes its fields), or None.
 
         Raises:
             LeaderConfigError: if `migrate` raised (chained) or returned invalid values.

@@ -91,31 +91,26 @@ class LeaderConfigError(Exception):
 
 
 class NotLeaderError(LeaderConfigError):
-    """Raised by `update()`, `set()` and `edit()` on a unit that is not the leader.
+    """A write on a unit that is not the leader, or one that Juju refused (error chained).
 
-    Also raised, with Juju's error chained, when Juju refuses a write
-    (`relation-set`, `secret-add` or `secret-set`), as it does once leadership
-    was lost during the hook. Only the leader writes; check
-    `self.unit.is_leader()` first, or let the leader do the write.
+    Juju refuses a write once leadership was lost during the hook. Only the leader
+    writes: check `self.unit.is_leader()` first.
     """
 
 
 class NotReadyError(LeaderConfigError):
-    """Raised by `update()`, `set()` and `edit()` when the leader cannot write yet.
+    """A write before the peer relation exists (in `install`), or while adopting.
 
-    Before the peer relation exists (during `install`): write from a later hook.
-    While an adopting application still runs units that read the legacy keys
-    that this object's keys replace: the leader takes them over, and writes,
-    once every unit runs a revision that uses this library.
+    While units on the old revision read legacy data under this object's keys, the
+    leader takes them over, and writes, once every unit runs this library.
     """
 
 
 class InvalidConfigError(LeaderConfigError, ValueError):
-    """Raised when the data stored in the databag cannot be decoded or validated.
+    """Stored data that does not decode or validate; `set()` overwrites it.
 
-    `get()`, `update()` and `edit()` raise it; `set()` overwrites the bad data.
-    Usually a unit on an older revision is reading data from a newer schema: it
-    goes away when the unit is upgraded.
+    Usually a unit on an older revision reads data from a newer schema: it goes
+    away once the unit is upgraded.
 
     Attributes:
         keys: the databag keys at fault (sorted).
@@ -126,48 +121,39 @@ class InvalidConfigError(LeaderConfigError, ValueError):
         self.keys = keys
 
 
-class SecretUnavailableError(LeaderConfigError):
-    """Raised when the Juju secret holding secret fields is missing or unreadable.
+class _FieldsError(LeaderConfigError):
+    def __init__(self, message: str, *, relation_name: str, fields: tuple[str, ...]):
+        super().__init__(message, relation_name=relation_name)
+        self.fields = fields
 
-    `get()`, `update()` and `edit()` raise it, with Juju's error chained where
-    there is one. The leader's `set()` replaces a missing secret with a new one.
+
+class SecretUnavailableError(_FieldsError):
+    """The Juju secret holding secret fields is missing or unreadable (Juju's error chained).
 
     Attributes:
         fields: the secret fields that could not be read (sorted).
     """
-
-    def __init__(self, message: str, *, relation_name: str, fields: tuple[str, ...]):
-        super().__init__(message, relation_name=relation_name)
-        self.fields = fields
 
     @property
     def gone(self) -> bool:
         """Whether the secret (or values it should hold) is gone; False: Juju failed to read it.
 
         Gone, the leader may write new values (`set()` makes a new secret); otherwise
-        Juju may read it if asked again: fail the hook (raise) so that Juju retries
-        it, and never replace the values.
+        Juju may read it if asked again: fail the hook, and never replace the values.
         """
         cause = self.__cause__
         return not isinstance(cause, ops.ModelError) or isinstance(cause, ops.SecretNotFoundError)
 
 
-class PendingFieldsError(LeaderConfigError):
-    """Raised by `get()` when the config lacks values that only the leader generates.
+class PendingFieldsError(_FieldsError):
+    """The config lacks `default_factory` values, which only the leader generates.
 
-    A field with a `default_factory` is generated once, by the leader, and read
-    by every other unit once it is published: until then (an upgrade added the
-    field and the leader has not run the new revision yet, or the application
-    is still adopting data that lacks it) a follower cannot read the config.
-    The unit gets `changed` once the leader has published the values.
+    A follower's `get()` raises it until the leader has published them (the unit
+    then gets `changed`): after an upgrade that added them, or while adopting.
 
     Attributes:
         fields: the fields awaiting the leader (sorted).
     """
-
-    def __init__(self, message: str, *, relation_name: str, fields: tuple[str, ...]):
-        super().__init__(message, relation_name=relation_name)
-        self.fields = fields
 
 
 # Events and values
@@ -237,8 +223,7 @@ class Rollout:
     Attributes:
         revision: the revision of this unit's view (None: nothing published).
         applied: the units that acknowledged it (or a later one).
-        pending: the units that have not, counting the units in the peer
-            relation and this one.
+        pending: the units that have not: the units in the peer relation, and this one.
     """
 
     revision: int | None
@@ -257,16 +242,12 @@ class Legacy:
 
     Attributes:
         values: field values by field name, read from the legacy keys and secret.
-        keys: application databag keys of the legacy layout that no field of
-            this object takes over; the leader deletes them once every unit runs
-            a revision that uses this library.
+        keys: legacy application databag keys that no field of this object takes
+            over: the leader deletes them once every unit runs this library.
         secret: the legacy app-owned secret. If it holds a content key for each
-            secret field whose value `values` gives, the library takes it over as
-            its own (one secret, which units on the old revision keep reading by
-            id or label, keeping its label and its other content, and holding
-            the values of new secret fields too); otherwise its values are copied
-            and the leader removes it once every unit runs a revision that uses
-            this library.
+            secret value in `values`, the library takes it over (its label and other
+            content kept); otherwise it copies the values and the leader removes the
+            secret once every unit runs this library (docs/upgrading.md).
     """
 
     values: Mapping[str, Any]
@@ -512,6 +493,28 @@ class Codec(Generic[ConfigT]):
                     f"{self.schema.__name__}.{name}: cannot map the field to a unique Juju"
                     f" secret content key (got {key!r}); rename the field or give it an alias"
                 )
+
+    def own_keys(self, adopting: bool) -> list[str]:
+        """This object's application databag keys (the adoption's record with `migrate`)."""
+        extra = [self.secret_id_key] if self.content_keys else []
+        return [*self.keys.values(), self.revision_key, *extra, *[self.adoption_key] * adopting]
+
+    def has_fields(self, raw: Mapping[str, str]) -> bool:
+        """Whether `raw` holds the key of any field."""
+        return any(key in raw for key in self.keys.values())
+
+    def check_names(self, changes: Mapping[str, Any]) -> None:
+        """Refuse names that are not field names, saying which field an alias belongs to."""
+        unknown = sorted(changes.keys() - self.aliases.keys())
+        if not unknown:
+            return
+        names = {alias: name for name, alias in self.aliases.items()}
+        aliases = [f"{a!r} is the alias of {names[a]!r}" for a in unknown if a in names]
+        hint = f": update() takes field names; {'; '.join(aliases)}" if aliases else ""
+        raise ValueError(
+            f"unknown field(s) {', '.join(unknown)} for {self.schema.__name__}"
+            f" (fields: {', '.join(self.aliases)}){hint}"
+        )
 
     # Secret fields
 
@@ -1139,8 +1142,7 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
             reserved key, or another `LeaderConfig` of the charm already uses one
             of this one's databag keys.
         TypeError: if `schema` is not a pydantic model class.
-        ImportError: if a feature asked for needs a module file that is missing,
-            naming the file and how to fetch it.
+        ImportError: if a feature asked for needs a module file that is missing.
         LeaderConfigError: if the schema has secret fields and this Juju has no
             secrets (before 3.0.3).
 
@@ -1172,19 +1174,12 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         if not (isinstance(schema, type) and issubclass(schema, pydantic.BaseModel)):  # pyright: ignore[reportUnnecessaryIsInstance]
             raise TypeError(f"schema must be a pydantic model class, not {schema!r}")
         codec = Codec(schema, prefix, relation_name)
-        own_keys = [*codec.keys.values(), codec.revision_key]
-        if codec.content_keys:
-            own_keys.append(codec.secret_id_key)
-        if migrate is not None:
-            own_keys.append(codec.adoption_key)
-        _claim_keys(charm.framework, codec, own_keys, f"the {schema.__name__} LeaderConfig")
+        self._own_keys = codec.own_keys(adopting=migrate is not None)
+        _claim_keys(charm.framework, codec, self._own_keys, f"the {schema.__name__} LeaderConfig")
         super().__init__(charm, f"{relation_name}:{prefix}")
-        self._relation_name = relation_name
-        self._prefix = prefix
-        self._codec = codec
+        self._relation_name, self._prefix, self._codec = relation_name, prefix, codec
         self._acknowledge = acknowledge
         self.secret_label = _secret_label(relation_name, prefix)
-        self._own_keys = own_keys
         if codec.content_keys:
             version = self.model.juju_version
             # Harness reports 0.0.0 unless the test sets JUJU_VERSION; Juju always sets it.
@@ -1197,59 +1192,59 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
             self.framework.observe(charm.on.secret_remove, self._on_secret_remove)
         self._secrets = _SecretStore(self.model, codec, self.secret_label)
         self._handled = _Handled(self._stored, codec)
-        # The optional modules' objects (their interface: docs/development.md).
-        self._rollouts: Any = None
-        self._adoption: Any = None
-        if acknowledge or migrate is not None:
-            host = ModuleHost(
-                owner=self,
-                charm=charm,
-                model=self.model,
-                stored=self._stored,
-                codec=codec,
-                own_keys=tuple(own_keys),
-                read=self._read,
-                decode=self._decode,
-                config=lambda relation: self._view(relation, self._read(relation)).config,
-                write=lambda relation, config: self._write(
-                    relation, typing.cast("ConfigT", config), by_charm=False
-                ),
-                generated=lambda: self._hook.generated,
-                is_ours=self._secrets.is_ours,
-                units_changed=self._units_changed,
-            )
-            feature = "migrate=" if migrate is not None else "acknowledge=True"
-            rollouts = _module("rollouts", feature).Rollouts(host, acknowledge=acknowledge)
-            self._rollouts = rollouts
-            if migrate is not None:
-                self._adoption = _module("adoption", feature).Adoption(host, migrate, rollouts)
         # The view, kept for as long as the data it follows and this unit's role stay the same.
         self._view_cache: tuple[dict[str, str], bool, _View[ConfigT]] | None = None
         self._hook = _Hook()
         self._ending: str | None = None  # the last end-of-hook event of this hook
+        # The optional modules' objects (their interface: ModuleHost, docs/development.md).
+        self._rollouts: Any = None
+        self._adoption: Any = None
+        if acknowledge or migrate is not None:
+            self._load_modules(charm, migrate, acknowledge)
         peer_events = charm.on[relation_name]
         # The hooks in which the app databag can first show a change (and a new leader
         # or a new schema can find keys missing).
-        for event in (
-            peer_events.relation_created,
-            peer_events.relation_changed,
-            charm.on.leader_elected,
-            charm.on.upgrade_charm,
-        ):
+        for event in (peer_events.relation_created, peer_events.relation_changed):
             self.framework.observe(event, self._on_hook)
-        # Emitted after the charm's handlers in every hook (the app's first, on the
-        # leader): the leader publishes what it found missing and emits its events.
-        self.framework.observe(charm.on.collect_app_status, self._on_end_of_hook)
-        self.framework.observe(charm.on.collect_unit_status, self._on_end_of_hook)
+        for event in (charm.on.leader_elected, charm.on.upgrade_charm):
+            self.framework.observe(event, self._on_hook)
+        # After the charm's handlers in every hook: the leader publishes what it found
+        # missing, and every unit emits what it owes (see _on_end_of_hook).
+        for event in (charm.on.collect_app_status, charm.on.collect_unit_status):
+            self.framework.observe(event, self._on_end_of_hook)
         self.framework.observe(self.framework.on.pre_commit, self._on_end_of_hook)
+
+    def _load_modules(
+        self, charm: ops.CharmBase, migrate: Migrate | None, acknowledge: bool
+    ) -> None:
+        host = ModuleHost(
+            owner=self,
+            charm=charm,
+            model=self.model,
+            stored=self._stored,
+            codec=self._codec,
+            own_keys=tuple(self._own_keys),
+            read=self._read,
+            decode=self._decode,
+            config=lambda relation: self._view(relation).config,
+            write=lambda relation, config: self._write(
+                relation, typing.cast("ConfigT", config), by_charm=False
+            ),
+            generated=lambda: self._hook.generated,
+            is_ours=self._secrets.is_ours,
+            units_changed=self._units_changed,
+        )
+        feature = "migrate=" if migrate is not None else "acknowledge=True"
+        self._rollouts = _module("rollouts", feature).Rollouts(host, acknowledge=acknowledge)
+        if migrate is not None:
+            self._adoption = _module("adoption", feature).Adoption(host, migrate, self._rollouts)
 
     def __repr__(self) -> str:
         # The prefix tells apart the objects that share a relation, in logs and errors.
         prefix = f", prefix={self._prefix!r}" if self._prefix else ""
-        return (
-            f"{type(self).__name__}(relation_name={self._relation_name!r},"
-            f" schema={self._codec.schema.__name__}{prefix})"
-        )
+        schema = self._codec.schema.__name__
+        name = type(self).__name__
+        return f"{name}(relation_name={self._relation_name!r}, schema={schema}{prefix})"
 
     # Reading
 
@@ -1271,10 +1266,10 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
                 only the leader generates.
             LeaderConfigError: if `migrate` raised (chained).
         """
-        relation = self.model.get_relation(self._relation_name)
+        relation = self._relation()
         if relation is None:
             return None
-        view = self._view(relation, self._read(relation))
+        view = self._view(relation)
         if view.error is not None:
             raise view.error
         if view.publish:
@@ -1287,20 +1282,17 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         """The config revision of this unit's view.
 
         It goes up with every effective write by the leader. 0 is data published
-        before revisions were numbered; None means nothing is published yet.
-        It is read from the databag alone (no secret read, no validation), except
-        while legacy data may be adopted.
+        before revisions were numbered; None means nothing is published yet (or
+        adopted values are read). Read from the databag alone, except while adopting.
         """
-        relation = self.model.get_relation(self._relation_name)
+        relation = self._relation()
         if relation is None:
             return None
         raw = self._read(relation)
         if self._adoption is not None and self._codec.revision_key not in raw:
-            return self._view(relation, raw).revision
+            return self._view(relation).revision
         revision = self._codec.revision_or_none(raw)
-        if revision is None and any(key in raw for key in self._codec.keys.values()):
-            return 0
-        return revision
+        return 0 if revision is None and self._codec.has_fields(raw) else revision
 
     @property
     def adopting(self) -> bool:
@@ -1311,11 +1303,11 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         unit runs a revision that uses this library, and until then its writes raise
         `NotReadyError`. False without `migrate`, and when `migrate` raised.
         """
-        relation = self.model.get_relation(self._relation_name)
+        relation = self._relation()
         if relation is None or self._adoption is None:
             return False
-        raw = self._read(relation)
-        return self._codec.revision_key not in raw and self._view(relation, raw).legacy is not None
+        unpublished = self._codec.revision_key not in self._read(relation)
+        return unpublished and self._view(relation).legacy is not None
 
     @property
     def secret_id(self) -> str | None:
@@ -1324,7 +1316,7 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         The library's own secret, or a legacy secret it took over (which keeps its own
         label). None if nothing is stored in a secret, or the schema has no secret field.
         """
-        relation = self.model.get_relation(self._relation_name)
+        relation = self._relation()
         if relation is None or not self._codec.content_keys:
             return None
         return self._secrets.secret_id(self._read(relation))
@@ -1349,21 +1341,11 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
             InvalidConfigError: if the stored config is invalid (use `set()`).
             SecretUnavailableError: if the secret holding secret fields is missing.
         """
-        unknown = sorted(changes.keys() - self._codec.aliases.keys())
-        if unknown:
-            names = {alias: name for name, alias in self._codec.aliases.items()}
-            aliases = [f"{a!r} is the alias of {names[a]!r}" for a in unknown if a in names]
-            hint = f"update() takes field names; {'; '.join(aliases)}" if aliases else ""
-            raise ValueError(
-                f"unknown field(s) {', '.join(unknown)} for {self._codec.schema.__name__}"
-                f" (fields: {', '.join(self._codec.aliases)})" + (f": {hint}" if hint else "")
-            )
+        self._codec.check_names(changes)
         relation = self._writable_relation()
-        raw = self._read(relation)
-        if self._repeats_handled_values(raw, changes):
-            return
-        current = self._writable_view(relation, raw).config
-        self._write(relation, self._codec.revalidate(current, changes))
+        if not self._repeats_handled_values(self._read(relation), changes):
+            current = self._writable_view(relation).config
+            self._write(relation, self._codec.revalidate(current, changes))
 
     def set(self, config: ConfigT) -> None:
         """Replace the whole config; leader only.
@@ -1379,11 +1361,9 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
             SecretUnavailableError: if the secret exists but Juju refuses to read it.
         """
         if not isinstance(config, self._codec.schema):
-            raise TypeError(
-                f"set() takes a {self._codec.schema.__name__}, not {type(config).__name__}"
-            )
-        relation = self._writable_relation()
-        self._write(relation, self._codec.revalidate(config, {}))
+            schema, given = self._codec.schema.__name__, type(config).__name__
+            raise TypeError(f"set() takes a {schema}, not {given}")
+        self._write(self._writable_relation(), self._codec.revalidate(config, {}))
 
     @contextmanager
     def edit(self) -> Generator[ConfigT, None, None]:
@@ -1406,12 +1386,12 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
             SecretUnavailableError: if the secret holding secret fields is missing.
         """
         relation = self._writable_relation()
-        current = self._writable_view(relation, self._read(relation)).config
+        current = self._writable_view(relation).config
         draft = current.model_copy(deep=True) if current is not None else self._codec.validate({})
         yield draft
         self._write(relation, self._codec.revalidate(draft, {}))
 
-    # Acknowledgements
+    # Acknowledgements (rollouts.py)
 
     def acknowledge(self) -> None:
         """Record, in this unit's peer databag, that it applied the revision of its view.
@@ -1443,7 +1423,7 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         return rollout
 
     def _rollouts_on(self) -> Any:
-        if self._rollouts is None or not self._acknowledge:
+        if not self._acknowledge:
             raise RuntimeError(
                 f"{self!r} was made without acknowledge=True: pass it to use"
                 " acknowledge(), rollout() and on.applied"
@@ -1455,6 +1435,9 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
 
     # Reading, inside
 
+    def _relation(self) -> ops.Relation | None:
+        return self.model.get_relation(self._relation_name)
+
     def _read(self, relation: ops.Relation) -> dict[str, str]:
         """Return this object's own keys from the application databag."""
         databag = relation.data[self.model.app]
@@ -1464,7 +1447,8 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         """What this unit's view follows: this object's keys, or what `migrate` reads."""
         return raw if self._adoption is None else self._adoption.basis(relation, raw)
 
-    def _view(self, relation: ops.Relation, raw: dict[str, str]) -> _View[ConfigT]:
+    def _view(self, relation: ops.Relation) -> _View[ConfigT]:
+        raw = self._read(relation)
         leader = self.model.unit.is_leader()
         basis = self._basis(relation, raw)
         if self._view_cache is None or self._view_cache[:2] != (basis, leader):
@@ -1481,17 +1465,10 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         codec = self._codec
         revision = codec.revision(raw)
         if revision is None:
-            adopted = self._adoption.view(relation, raw, basis, leader) if self._adoption else None
-            if adopted is not None:
-                config = typing.cast("ConfigT | None", adopted.config)
-                return _View(
-                    config,
-                    error=adopted.error,
-                    publish=adopted.publish,
-                    blocked=adopted.blocked,
-                    legacy=adopted.legacy,
-                )
-            if not any(key in raw for key in codec.keys.values()):
+            adopted = self._adoption and self._adoption.view(relation, raw, basis, leader)
+            if adopted:
+                return _View[ConfigT](**typing.cast("dict[str, Any]", vars(adopted)))
+            if not codec.has_fields(raw):
                 if not leader:
                     return _View[ConfigT]()
                 try:
@@ -1503,7 +1480,12 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         awaited = sorted(codec.generated.intersection(missing))
         if awaited and not leader:
             codec.parse(raw)  # report undecodable data first
-            raise self._pending(awaited, "the leader has not published them yet")
+            raise PendingFieldsError(
+                f"the shared config in {self._relation_name!r} lacks {', '.join(awaited)},"
+                " which only the leader generates: the leader has not published them yet",
+                relation_name=self._relation_name,
+                fields=tuple(awaited),
+            )
         config = self._decode(raw)
         return _View(config, revision, shared=not awaited, publish=leader and bool(missing))
 
@@ -1511,18 +1493,10 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         """Decode `raw`, missing fields taking defaults (generated ones once per hook)."""
         return self._codec.decode(raw, self._secrets.values(raw), self._hook.generated)
 
-    def _pending(self, names: list[str], reason: str) -> PendingFieldsError:
-        return PendingFieldsError(
-            f"the shared config in {self._relation_name!r} lacks {', '.join(names)},"
-            f" which only the leader generates: {reason}",
-            relation_name=self._relation_name,
-            fields=tuple(names),
-        )
-
     # Writing, inside
 
     def _writable_relation(self) -> ops.Relation:
-        relation = self.model.get_relation(self._relation_name)
+        relation = self._relation()
         if relation is None:
             raise NotReadyError(
                 f"cannot write the shared config yet: the {self._relation_name!r} peer"
@@ -1537,9 +1511,9 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
             )
         return relation
 
-    def _writable_view(self, relation: ops.Relation, raw: dict[str, str]) -> _View[ConfigT]:
-        view = self._view(relation, raw)
-        if view.blocked and self._adoption is not None:
+    def _writable_view(self, relation: ops.Relation) -> _View[ConfigT]:
+        view = self._view(relation)
+        if view.blocked:
             raise self._adoption.blocked_error()
         if view.error is not None:
             raise view.error
@@ -1551,18 +1525,16 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         Such a write is a no-op: it needs no secret read and no full validation, which
         makes the common "publish my config on every config-changed" free.
         """
+        codec = self._codec
         if (
-            any(name in self._codec.content_keys for name in changes)
-            or any(key not in raw for key in self._codec.keys.values())
+            any(name in codec.content_keys for name in changes)
+            or any(key not in raw for key in codec.keys.values())
             or not self._handled.seen(raw)
-            or self._codec.schema.model_config.get("strict")
+            or codec.schema.model_config.get("strict")
         ):
             return False
         try:
-            return all(
-                self._codec.encode_value(name, value) == raw[self._codec.keys[name]]
-                for name, value in changes.items()
-            )
+            return all(codec.encode_value(n, v) == raw[codec.keys[n]] for n, v in changes.items())
         except pydantic.ValidationError:
             return False  # the full validation reports it
 
@@ -1572,10 +1544,8 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         `by_charm`: the charm's own write (not the library's publish of what it found
         missing or adopted), which an adoption's record notes.
         """
-        codec = self._codec
-        raw = self._read(relation)
-        view = self._view(relation, raw)
-        if view.blocked and self._adoption is not None:
+        codec, raw, view = self._codec, self._read(relation), self._view(relation)
+        if view.blocked:
             raise self._adoption.blocked_error()
         plain, values = codec.encode(config), codec.secret_values(config)
         codec.check_secret_size(values)
@@ -1583,37 +1553,37 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         changes = {codec.keys[n]: v for n, v in plain.items() if raw.get(codec.keys[n]) != v}
         secret = _SecretChange({}, _nothing, _nothing)
         if codec.content_keys:
-            try:
-                secret = self._write_secret(raw, values, view.legacy)
-            except ops.ModelError as e:
-                raise self._refused(e) from e
+            secret = self._write_secret(raw, values, view.legacy)
             changes.update(secret.changes)
         revision = codec.revision_or_none(raw)
         markers = any(codec.keys[name] in changes for name in codec.content_keys)
         if changes and (revision is None or self._is_new_revision(view, plain, markers)):
             revision = (revision or 0) + 1
             changes[codec.revision_key] = str(revision)
+            self._hook.rollout_changed = True
         if changes and self._adoption is not None:
-            record = self._adoption.record(raw, view.config, view.legacy, plain, values, by_charm)
-            changes.update(record)
+            changes |= self._adoption.record(
+                raw, view.config, view.legacy, plain, values, by_charm
+            )
         if changes:
             self._send(relation, changes, secret)
         self._hook.publish = self._hook.handed_out = False  # the whole config is published
         raw = {key: value for key, value in {**raw, **changes}.items() if value}
         self._view_cache = (raw, True, _View(config, revision, shared=True))
         self._notice(raw, config, revision)
-        if codec.revision_key in changes:
-            self._hook.rollout_changed = True
 
     def _write_secret(
         self, raw: dict[str, str], values: dict[str, str | None], legacy: Legacy | None
     ) -> _SecretChange:
         adopt = self._adoption.secret_to_take_over(legacy, values) if self._adoption else None
         try:
-            return self._secrets.write(raw, values, adopt)
-        except ops.SecretNotFoundError:  # removed since this object read it: start afresh
-            self._secrets.forget()
-            return self._secrets.write(raw, values, adopt)
+            try:
+                return self._secrets.write(raw, values, adopt)
+            except ops.SecretNotFoundError:  # removed since this object read it: start afresh
+                self._secrets.forget()
+                return self._secrets.write(raw, values, adopt)
+        except ops.ModelError as e:
+            raise self._refused(e) from e
 
     def _send(
         self, relation: ops.Relation, changes: dict[str, str], secret: _SecretChange
@@ -1622,16 +1592,17 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         try:
             relation.data[self.model.app].update(changes)
         except ops.ModelError as e:
-            self._forget()
+            self._view_cache = None  # the next read is of what is stored
+            self._secrets.forget()
+            if self._adoption is not None:
+                self._adoption.forget()
             try:
                 secret.undo()
             except ops.ModelError:
                 logger.warning("%s: could not undo the secret change", self)
             if isinstance(e, ops.RelationNotFoundError):
-                raise NotReadyError(
-                    f"the {self._relation_name!r} peer relation is gone",
-                    relation_name=self._relation_name,
-                ) from e
+                gone = f"the {self._relation_name!r} peer relation is gone"
+                raise NotReadyError(gone, relation_name=self._relation_name) from e
             raise self._refused(e) from e
         try:
             secret.finish()
@@ -1651,14 +1622,7 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
             relation_name=self._relation_name,
         )
 
-    def _forget(self) -> None:
-        """Drop what this object cached, so that the next read is of what is stored."""
-        self._view_cache = None
-        self._secrets.forget()
-        if self._adoption is not None:
-            self._adoption.forget()
-
-    # Noticing changes
+    # Noticing changes, and the end of the hook
 
     def _notice(self, raw: dict[str, str], config: ConfigT | None, revision: int | None) -> None:
         """Record the view this unit now handles; emit `changed` if it differs.
@@ -1678,7 +1642,7 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
 
     def _on_hook(self, event: ops.EventBase) -> None:
         """Notice a changed view; on the leader, note what to publish at the end of the hook."""
-        relation = self.model.get_relation(self._relation_name)
+        relation = self._relation()
         if relation is None:
             return
         leader = self.model.unit.is_leader()
@@ -1691,39 +1655,28 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         ):
             self._hook.rollout_changed = True  # look at the whole rollout at the end
             self._view_cache = None  # a takeover may have become possible
-        self._look(relation, leader)
-
-    def _look(self, relation: ops.Relation, leader: bool) -> None:
-        """Notice a changed view, or (on the leader) keys to publish at the end of the hook."""
         raw = self._read(relation)
         basis = self._basis(relation, raw)
         incomplete = basis is not raw or any(key not in raw for key in self._codec.keys.values())
         if self._handled.seen(basis) and not (leader and incomplete):
             return
-        view = self._view(relation, raw)
-        if view.error is not None:
-            self._report(view.error)
-            return
-        if view.publish:
+        view = self._view(relation)
+        if view.error is None and view.publish:
             self._hook.publish = True
-            return
-        self._notice(basis, view.config, view.revision)
+        elif view.error is None:
+            self._notice(basis, view.config, view.revision)
+        elif isinstance(view.error, PendingFieldsError):
+            logger.debug("%s", view.error)
+        elif _is_transient(view.error):
+            raise view.error  # fail the hook: Juju runs it again, and the change is not lost
+        else:
+            logger.warning("%s", view.error)
 
     def _runs(self, relation: ops.Relation) -> int | None:
         """The config revision this unit handled in an earlier hook, if it still runs it."""
         handled = self._handled.last()[1]
-        if handled is None or not self._handled.seen(self._basis(relation, self._read(relation))):
-            return None
-        return handled
-
-    def _report(self, error: LeaderConfigError) -> None:
-        """Log what stops this unit from handling the config; fail the hook if Juju may retry."""
-        if isinstance(error, PendingFieldsError):
-            logger.debug("%s", error)
-            return
-        if _is_transient(error):
-            raise error  # fail the hook: Juju runs it again, and the change is not lost
-        logger.warning("%s", error)
+        seen = self._handled.seen(self._basis(relation, self._read(relation)))
+        return handled if seen else None
 
     def _on_end_of_hook(self, event: ops.EventBase) -> None:
         """End the hook: the leader publishes what it found missing; every unit emits.
@@ -1734,54 +1687,44 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         collect-app-status, and the framework's pre-commit (which Harness never emits).
         """
         kind = event.handle.kind
+        if kind == "pre_commit" and self._ending is None:
+            return  # no collect-status in this hook (collect-metrics): nothing ended
         first = kind == "collect_app_status" or (
             kind == "collect_unit_status" and self._ending != "collect_app_status"
         )
-        if kind == "pre_commit" and self._ending is None:
-            return  # no collect-status in this hook (collect-metrics): nothing ended
         self._ending = None if kind == "pre_commit" else kind
         try:
             if self.model.unit.is_leader():
                 self._end_leaders_hook(first)
-            else:
-                self._end_followers_hook()
+            elif self._hook.handed_out:  # leadership lost during the hook
+                raise NotLeaderError(
+                    f"{self.model.unit.name} lost leadership before it could publish the"
+                    f" values generated for get() in {self._relation_name!r}: failing the"
+                    " hook, so that no unit acts on a value that is not stored",
+                    relation_name=self._relation_name,
+                )
+            elif (changed := self._handled.take_pending()) is not None:
+                self.on.changed.emit(changed, self.revision)  # what its writes changed
         finally:
             if first or kind == "pre_commit":
                 self._hook = _Hook()
                 if self._rollouts is not None:
                     self._rollouts.end_hook()
 
-    def _end_followers_hook(self) -> None:
-        # Leadership lost during the hook (or between two Harness events).
-        if self._hook.handed_out:
-            raise NotLeaderError(
-                f"{self.model.unit.name} lost leadership before it could publish the values"
-                f" generated for get() in {self._relation_name!r}: failing the hook, so that"
-                " no unit acts on a value that is not stored",
-                relation_name=self._relation_name,
-            )
-        changed = self._handled.take_pending()  # what its writes changed, all the same
-        if changed is not None:
-            self.on.changed.emit(changed, self.revision)
-
     def _end_leaders_hook(self, first: bool) -> None:
-        rollouts = self._rollouts
-        if first and rollouts is not None and rollouts.due_for_a_look(self._hook.rollout_changed):
+        hook, adoption = self._hook, self._adoption
+        if first and self._rollouts and self._rollouts.due_for_a_look(hook.rollout_changed):
             # The units changed, or a planned unit was missing (removed since, perhaps,
             # before it ever joined): a takeover, a retirement or `applied` may be due.
-            self._hook.rollout_changed = True
-            if self._adoption is not None:
-                self._view_cache = None
-                relation = self.model.get_relation(self._relation_name)
-                if relation is not None:
-                    self._hook.publish |= self._view(relation, self._read(relation)).publish
-        if self._hook.publish:
-            self._publish()
-        adoption = self._adoption
-        if first and adoption and (self._hook.rollout_changed or adoption.retire_again()):
-            relation = self.model.get_relation(self._relation_name)
-            if relation is not None:
-                adoption.end_of_hook(relation)
+            hook.rollout_changed = True
+            self._view_cache = None
+            hook.publish |= adoption is not None
+        retire = first and adoption and (hook.rollout_changed or adoption.retire_again())
+        relation = self._relation() if hook.publish or retire else None
+        if relation is not None and hook.publish:
+            self._publish(relation)
+        if relation is not None and retire:
+            adoption.end_of_hook(relation)
         for _ in range(_MAX_EMITS_PER_HOOK):
             changed = self._handled.take_pending()
             if changed is not None:
@@ -1794,13 +1737,10 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         self._handled.take_pending()  # dropped: the handler would write again
         logger.warning("%s: stopped re-emitting: a handler writes on every event", self)
 
-    def _publish(self) -> None:
-        relation = self.model.get_relation(self._relation_name)
+    def _publish(self, relation: ops.Relation) -> None:
         self._hook.publish = False
-        if relation is None:
-            return
         try:
-            view = self._view(relation, self._read(relation))
+            view = self._view(relation)
             if view.publish and view.config is not None:
                 self._write(relation, view.config, by_charm=False)
         except (LeaderConfigError, ops.ModelError, ValueError) as e:
@@ -1813,7 +1753,7 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         """Remove revisions of this config's secret once no unit uses them; leader only."""
         if not self.model.unit.is_leader():
             return
-        relation = self.model.get_relation(self._relation_name)
+        relation = self._relation()
         raw = self._read(relation) if relation is not None else {}
         if self._secrets.is_ours(event.secret, raw):
             event.remove_revision()
