@@ -83,7 +83,7 @@ class Adoption:
         """What this unit's view follows: before anything is published, the whole databag."""
         if self._codec.revision_key in raw:
             return raw
-        return dict(relation.data[self._host.model.app])
+        return dict(relation.data[self._host.owner.model.app])
 
     def view(
         self, relation: ops.Relation, raw: dict[str, str], basis: dict[str, str], leader: bool
@@ -155,7 +155,7 @@ class Adoption:
         Units on the old revision read it there: the leader takes the keys over
         once every unit runs a revision that uses this library.
         """
-        collides = any(key in raw for key in self._host.own_keys)
+        collides = any(key in raw for key in self._codec.own_keys(adopting=True))
         return collides and not (leader and self._rollouts.all_recorded(relation))
 
     def _config(self, legacy: Legacy) -> pydantic.BaseModel:
@@ -297,14 +297,14 @@ class Adoption:
     def _retire(self, relation: ops.Relation, raw: Mapping[str, str]) -> None:
         """Remove a copied legacy secret, then the legacy keys and the record."""
         legacy = self._call(relation)
-        databag = relation.data[self._host.model.app]
+        databag = relation.data[self._host.owner.model.app]
         retired = {self._codec.adoption_key} & databag.keys()
         if legacy is not None:
             # The secret first: if Juju refuses it, the keys that lead to it are still
             # there when the leader tries again in a later hook.
             if legacy.secret is not None and not self._host.is_ours(legacy.secret, raw):
                 legacy.secret.remove_all_revisions()
-            own = self._host.own_keys
+            own = self._codec.own_keys(adopting=True)
             retired.update(k for k in legacy.keys if k in databag and k not in own)
         if retired:
             databag.update(dict.fromkeys(retired, ""))

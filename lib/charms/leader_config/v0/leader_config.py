@@ -945,15 +945,10 @@ class _Handled:
         self._stored = stored
         self._codec = codec
         self._names = {key: name for name, key in codec.keys.items()}
-        stored.set_default(
-            fingerprint="",
-            digests={},
-            salt=secrets.token_hex(16),
-            keyed=False,
-            revision=None,
-            since=None,  # on the leader: the view it last emitted for, if it owes an event
-            pending=None,  # on the leader: the fields of the event it owes
-        )
+        stored.set_default(fingerprint="", digests={}, keyed=False, revision=None)
+        stored.set_default(salt=secrets.token_hex(16))
+        # On the leader: the view it last emitted for and the fields of the event it owes.
+        stored.set_default(since=None, pending=None)
         if not stored.keyed:  # kept by field name before LIBPATCH 11
             stored.digests = {
                 codec.keys[name]: digest
@@ -1053,12 +1048,10 @@ class ModuleHost:
     when a module is loaded.
     """
 
-    owner: LeaderConfig[Any]  # its public API: `revision`, `on.applied`; logs name it
+    owner: LeaderConfig[Any]  # its public API: `model`, `revision`, `on.applied`
     charm: ops.CharmBase
-    model: ops.Model
     stored: ops.BoundStoredState  # the LeaderConfig's own, which modules add keys to
     codec: Codec[Any]
-    own_keys: tuple[str, ...]  # this object's keys in the application databag
     read: Callable[[ops.Relation], dict[str, str]]  # this object's keys and values
     decode: Callable[[dict[str, str]], pydantic.BaseModel]  # raise LeaderConfigError
     config: Callable[[ops.Relation], pydantic.BaseModel | None]  # this unit's view
@@ -1066,6 +1059,7 @@ class ModuleHost:
     generated: Callable[[], dict[str, Any]]  # values generated in this hook, by field name
     is_ours: Callable[[ops.Secret, Mapping[str, str]], bool]  # this object's secret?
     units_changed: Callable[[], None]  # the leader looks at the whole rollout at the hook's end
+    runs: Callable[[ops.Relation], int | None]  # the revision this unit handled and runs
 
 
 def _module(name: str, feature: str) -> Any:
@@ -1220,10 +1214,8 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         host = ModuleHost(
             owner=self,
             charm=charm,
-            model=self.model,
             stored=self._stored,
             codec=self._codec,
-            own_keys=tuple(self._own_keys),
             read=self._read,
             decode=self._decode,
             config=lambda relation: self._view(relation).config,
@@ -1233,9 +1225,11 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
             generated=lambda: self._hook.generated,
             is_ours=self._secrets.is_ours,
             units_changed=self._units_changed,
+            runs=self._runs,
         )
         feature = "migrate=" if migrate is not None else "acknowledge=True"
-        self._rollouts = _module("rollouts", feature).Rollouts(host, acknowledge=acknowledge)
+        rollouts = _module("rollouts", feature)
+        self._rollouts = rollouts.Rollouts(host, acknowledge=acknowledge, announce=bool(migrate))
         if migrate is not None:
             self._adoption = _module("adoption", feature).Adoption(host, migrate, self._rollouts)
 
@@ -1646,13 +1640,7 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         if relation is None:
             return
         leader = self.model.unit.is_leader()
-        if self._rollouts is not None and self._rollouts.on_hook(
-            relation,
-            event,
-            leader,
-            announce=self._adoption is not None,  # the takeover counts the units that run this
-            runs=lambda: self._runs(relation),
-        ):
+        if self._rollouts is not None and self._rollouts.on_hook(relation, event, leader):
             self._hook.rollout_changed = True  # look at the whole rollout at the end
             self._view_cache = None  # a takeover may have become possible
         raw = self._read(relation)
@@ -1784,16 +1772,13 @@ def __getattr__(name: str) -> Any:
     """Deprecated names: `peer_relation_with` and `config_from_state` moved to testing.py."""
     if name not in _MOVED:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    warnings.warn(
-        f"{__name__}.{name} is deprecated: use charms.leader_config.v0.testing.{_MOVED[name]}",
-        DeprecationWarning,
-        stacklevel=2,
-    )
+    new = f"charms.leader_config.v0.testing.{_MOVED[name]}"
+    warnings.warn(f"{__name__}.{name} is deprecated: use {new}", DeprecationWarning, stacklevel=2)
     try:
         from charms.leader_config.v0 import testing as helpers
     except ImportError as e:
+        fetch = "fetch it with `charmcraft fetch-lib charms.leader_config.v0.testing`"
         raise ImportError(
-            f"{name} moved to the charms.leader_config.v0.testing library: fetch it with"
-            " `charmcraft fetch-lib charms.leader_config.v0.testing`"
+            f"{name} moved to the charms.leader_config.v0.testing library: {fetch}"
         ) from e
     return getattr(helpers, _MOVED[name])

@@ -8,7 +8,6 @@ run this library); the core loads it then. The manual is docs/rollouts.md.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 
 import ops
 
@@ -44,10 +43,10 @@ class Rollouts(ops.Object):
     rebuilt with one read per unit when it becomes leader or its state is gone.
     """
 
-    def __init__(self, host: ModuleHost, *, acknowledge: bool):
+    def __init__(self, host: ModuleHost, *, acknowledge: bool, announce: bool = False):
         super().__init__(host.owner, "rollouts")
         self._host = host
-        self._model = host.model
+        self._announce = announce  # an adoption counts the units that run this library
         self._stored = host.stored
         self._key = host.codec.unit_key
         self._acknowledge = acknowledge
@@ -63,27 +62,27 @@ class Rollouts(ops.Object):
 
     def acknowledge(self) -> None:
         """Record that this unit applied the revision of its view (`LeaderConfig.acknowledge`)."""
-        relation = self._model.get_relation(self._host.codec.relation_name)
+        relation = self.model.get_relation(self._host.codec.relation_name)
         revision = self._host.owner.revision
         if relation is None or revision is None:
             return
         self.write(relation, revision)
-        if self._model.unit.is_leader():
+        if self.model.unit.is_leader():
             self._host.units_changed()
 
     def rollout(self) -> Rollout:
         """How far the revision of this unit's view has rolled out (`LeaderConfig.rollout`)."""
-        relation = self._model.get_relation(self._host.codec.relation_name)
+        relation = self.model.get_relation(self._host.codec.relation_name)
         if relation is None:
-            return Rollout(None, frozenset(), frozenset({self._model.unit.name}))
-        leader = self._model.unit.is_leader()
+            return Rollout(None, frozenset(), frozenset({self.model.unit.name}))
+        leader = self.model.unit.is_leader()
         if leader and not self._stored.tally_valid:
             self._host.units_changed()  # its first look (state gone?): `applied` due?
         return self.rollout_of(relation, self._host.owner.revision, leader)
 
     def emit_applied(self) -> None:
         """Emit `applied` on the leader if every unit has applied the current revision."""
-        relation = self._model.get_relation(self._host.codec.relation_name)
+        relation = self.model.get_relation(self._host.codec.relation_name)
         revision = self._host.owner.revision
         if relation is not None and revision is not None and self.due(relation, revision):
             self._host.owner.on.applied.emit(revision)
@@ -101,43 +100,32 @@ class Rollouts(ops.Object):
 
     def _on_departed(self, event: ops.RelationDepartedEvent) -> None:
         unit = event.departing_unit
-        if unit is not None and unit != self._model.unit and self._model.unit.is_leader():
+        if unit is not None and unit != self.model.unit and self.model.unit.is_leader():
             self.note(event.relation, unit)
             self._host.units_changed()  # one unit fewer: a rollout may be complete now
 
-    def on_hook(
-        self,
-        relation: ops.Relation,
-        event: ops.EventBase,
-        leader: bool,
-        *,
-        announce: bool,
-        runs: Callable[[], int | None],
-    ) -> bool:
+    def on_hook(self, relation: ops.Relation, event: ops.EventBase, leader: bool) -> bool:
         """Note what a peer, election or upgrade hook says of the units.
 
-        `announce`: write this unit's record once (an adoption counts the units that
-        run this library). `runs`: the config revision this unit ran before this
-        hook, if it still runs it. Returns whether the leader looks at the whole
-        rollout at the end of the hook.
+        Returns whether the leader looks at the whole rollout at the end of the hook.
         """
-        if announce and not self._stored.record:
-            self._stored.record = relation.data[self._model.unit].get(self._key, "")
+        if self._announce and not self._stored.record:
+            self._stored.record = relation.data[self.model.unit].get(self._key, "")
             if not self._stored.record:
                 self.write(relation, None)
         if isinstance(event, ops.LeaderElectedEvent):
             self._stored.tally_valid = False  # a new leader may have missed records
         upgraded = isinstance(event, ops.UpgradeCharmEvent) and self._acknowledge
-        if upgraded and self.read(relation, self._model.unit) in (None, -1):
+        if upgraded and self.read(relation, self.model.unit) in (None, -1):
             # A revision handled before acknowledgements were turned on gets no
             # changed event after it: it would stay pending on every unit.
-            ran = runs()
+            ran = self._host.runs(relation)
             if ran is not None:
                 self.write(relation, ran)
         if leader and not self._stored.tally_valid:
             return True  # elected, its state gone, or its first hook on this revision
         if leader and isinstance(event, ops.RelationChangedEvent):
-            return event.unit not in (None, self._model.unit) and self.note(relation, event.unit)
+            return event.unit not in (None, self.model.unit) and self.note(relation, event.unit)
         return False
 
     def write(self, relation: ops.Relation, applied: int | None) -> None:
@@ -145,14 +133,14 @@ class Rollouts(ops.Object):
         record = json.dumps({} if applied is None else {"applied": applied})
         if record == self._stored.record:
             return
-        relation.data[self._model.unit].update({self._key: record})
+        relation.data[self.model.unit].update({self._key: record})
         self._stored.record = record
         if self._stored.tally_valid:
-            self._stored.tally = {**self._stored.tally, self._model.unit.name: _applied(applied)}
+            self._stored.tally = {**self._stored.tally, self.model.unit.name: _applied(applied)}
 
     def read(self, relation: ops.Relation, unit: ops.Unit) -> int | None:
         """The revision `unit` applied (-1 for none yet), or None if it has no record."""
-        if unit == self._model.unit and self._stored.record:
+        if unit == self.model.unit and self._stored.record:
             text = self._stored.record
         else:
             text = relation.data[unit].get(self._key)
@@ -185,7 +173,7 @@ class Rollouts(ops.Object):
     def tally(self, relation: ops.Relation) -> dict[str, int]:
         """What each unit applied, by name, for the units with a record; leader only."""
         if not self._stored.tally_valid:
-            units = {*relation.units, self._model.unit}
+            units = {*relation.units, self.model.unit}
             records = {unit.name: self.read(relation, unit) for unit in units}
             self._stored.tally = {name: n for name, n in records.items() if n is not None}
             self._stored.tally_valid = True
@@ -193,11 +181,11 @@ class Rollouts(ops.Object):
 
     def units(self, relation: ops.Relation) -> set[str]:
         """The names of the units in the relation, and this one."""
-        return {unit.name for unit in relation.units} | {self._model.unit.name}
+        return {unit.name for unit in relation.units} | {self.model.unit.name}
 
     def all_recorded(self, relation: ops.Relation) -> bool:
         """Whether every unit runs a revision that uses this library; leader only."""
-        others = self.units(relation) - {self._model.unit.name}
+        others = self.units(relation) - {self.model.unit.name}
         return others <= self.tally(relation).keys() and self.sees_every_unit(relation)
 
     def sees_every_unit(self, relation: ops.Relation) -> bool:
@@ -211,7 +199,7 @@ class Rollouts(ops.Object):
         if self._planned_check is None or self._planned_check[0] != seen:
             planned = _planned_unit_names()
             if planned is None:  # ops without `hookcmds`, or no hook tools (ops.testing)
-                answer = len(seen) >= self._model.app.planned_units()
+                answer = len(seen) >= self.model.app.planned_units()
             else:
                 answer = planned <= seen
             self._planned_check = (seen, answer)
@@ -231,7 +219,7 @@ class Rollouts(ops.Object):
             applied_by = {**self.tally(relation)}
         else:
             applied_by = {unit.name: self.read(relation, unit) for unit in relation.units}
-            applied_by[self._model.unit.name] = self.read(relation, self._model.unit)
+            applied_by[self.model.unit.name] = self.read(relation, self.model.unit)
         applied = frozenset(
             name
             for name in units
