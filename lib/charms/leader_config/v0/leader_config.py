@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import collections.abc
 import dataclasses
+import functools
 import hashlib
 import importlib
 import json
@@ -107,10 +108,7 @@ class NotReadyError(LeaderConfigError):
 
 
 class InvalidConfigError(LeaderConfigError, ValueError):
-    """Stored data that does not decode or validate; `set()` overwrites it.
-
-    Usually a unit on an older revision reads data from a newer schema: it goes
-    away once the unit is upgraded.
+    """Stored data that does not decode or validate (a newer schema's?); `set()` repairs it.
 
     Attributes:
         keys: the databag keys at fault (sorted).
@@ -136,20 +134,16 @@ class SecretUnavailableError(_FieldsError):
 
     @property
     def gone(self) -> bool:
-        """Whether the secret (or values it should hold) is gone; False: Juju failed to read it.
+        """Whether the secret (or a value) is gone: the leader may write anew with `set()`.
 
-        Gone, the leader may write new values (`set()` makes a new secret); otherwise
-        Juju may read it if asked again: fail the hook, and never replace the values.
+        False: Juju failed to read it; fail the hook to retry, and never replace values.
         """
         cause = self.__cause__
         return not isinstance(cause, ops.ModelError) or isinstance(cause, ops.SecretNotFoundError)
 
 
 class PendingFieldsError(_FieldsError):
-    """The config lacks `default_factory` values, which only the leader generates.
-
-    A follower's `get()` raises it until the leader has published them (the unit
-    then gets `changed`): after an upgrade that added them, or while adopting.
+    """A follower's `get()`, until the leader publishes the values it generates.
 
     Attributes:
         fields: the fields awaiting the leader (sorted).
@@ -273,10 +267,9 @@ def _dumps(value: Any) -> str:
 
 
 def _canonical(value: object, dumped: object) -> object:
-    """`dumped`, the JSON-mode dump of `value`, with every set in a canonical order.
+    """`dumped`, the JSON-mode dump of `value`, with every set at any depth sorted.
 
-    pydantic dumps a set in iteration order, which varies with the hash seed of
-    each process; walking the value beside its dump finds the sets at any depth.
+    pydantic dumps a set in iteration order, which varies with each process's hash seed.
     """
     if isinstance(dumped, list):
         items = typing.cast("list[object]", dumped)
@@ -397,13 +390,10 @@ def _encoded_size(value: str) -> int:
 
 
 class Codec(Generic[ConfigT]):
-    """Maps a schema's fields to databag keys and secret content keys; encodes and decodes.
+    """A schema's wire format: databag keys, secret content keys, encoding and decoding.
 
-    Part of the interface with the optional modules, not for charms.
-
-    Values travel as `json.dumps` of the field's JSON-mode dump, sets sorted at every
-    depth; reading validates the JSON in JSON mode, so that whatever was written reads
-    back, strict models included.
+    Part of the interface with the optional modules, not for charms. A value travels
+    as `json.dumps` of the field's JSON-mode dump, sets sorted at every depth.
     """
 
     def __init__(self, schema: type[ConfigT], prefix: str, relation_name: str):
@@ -516,8 +506,6 @@ class Codec(Generic[ConfigT]):
             f" (fields: {', '.join(self.aliases)}){hint}"
         )
 
-    # Secret fields
-
     def marked_secrets(self, raw: Mapping[str, str]) -> list[str]:
         """The secret fields whose databag marker says the secret holds a value."""
         return [name for name in self.content_keys if raw.get(self.keys[name], "null") != "null"]
@@ -528,11 +516,8 @@ class Codec(Generic[ConfigT]):
 
     def secret_values(self, config: ConfigT) -> dict[str, str | None]:
         """Each secret field's value, by field name."""
-        values: dict[str, str | None] = {}
-        for name in self.content_keys:
-            value: pydantic.SecretStr | None = getattr(config, name)
-            values[name] = None if value is None else value.get_secret_value()
-        return values
+        values = {name: getattr(config, name) for name in self.content_keys}
+        return {name: None if v is None else v.get_secret_value() for name, v in values.items()}
 
     def check_secret_size(self, values: Mapping[str, str | None]) -> None:
         """Refuse secret values that Juju would refuse, before anything is written."""
@@ -550,8 +535,6 @@ class Codec(Generic[ConfigT]):
                 f"{self.schema.__name__}: the secret fields are {total} bytes base64-encoded;"
                 f" Juju secrets hold at most {_SECRET_CONTENT_LIMIT} bytes in all"
             )
-
-    # Plain fields
 
     def encode(self, config: ConfigT) -> dict[str, str]:
         """Return each plain (not secret) field's wire value, by field name."""
@@ -595,16 +578,11 @@ class Codec(Generic[ConfigT]):
         secret_values: Mapping[str, str],
         generated: dict[str, Any] | None = None,
     ) -> ConfigT:
-        """Validate `raw` (own keys by databag key) and the secret fields' values.
+        """Validate `raw` and the secret values in lax mode; raise InvalidConfigError.
 
-        Decoded JSON is validated in lax mode, whatever the model's strictness:
-        whatever the library wrote (an enum's value, a tuple as a list), it reads.
-        Missing keys take the schema's defaults; `default_factory` values are taken
-        from `generated` (values generated earlier in the hook), or generated and
-        added to it.
-
-        Raises:
-            InvalidConfigError: naming the keys at fault.
+        Lax, whatever the model's strictness: what the library wrote (an enum's value,
+        a tuple as a list), it reads. `default_factory` values come from `generated`,
+        or are generated and added to it.
         """
         data = self.parse(raw)
         present = [key for key in self.keys.values() if key in raw]
@@ -614,9 +592,9 @@ class Codec(Generic[ConfigT]):
                 data[self.aliases[name]] = None if raw[key] == "null" else secret_values[name]
             elif name in secret_values:  # held by the secret, though no key marks it
                 data[self.aliases[name]] = secret_values[name]
-        to_generate = self._fill_generated(data, generated)
         try:
-            config = self.schema.model_validate(data, strict=False)
+            validate = functools.partial(self.schema.model_validate, strict=False)
+            return self._generating(data, generated, validate)
         except pydantic.ValidationError as e:
             problems: dict[str, str] = {}
             for error in e.errors(include_url=False):
@@ -627,37 +605,30 @@ class Codec(Generic[ConfigT]):
                     problems.setdefault(key, error["msg"])
             # pydantic's error quotes each input: with secret fields, it is not chained.
             raise self.invalid(problems) from (None if self.content_keys else e)
-        return self._keep_generated(config, to_generate, generated)
 
-    def _fill_generated(self, data: dict[str, Any], generated: dict[str, Any] | None) -> list[str]:
-        """Fill `data` (by alias) with values generated earlier; return the fields left."""
-        missing = [name for name in self.generated if self.aliases[name] not in data]
-        if generated is None:
-            return missing
-        data.update((self.aliases[name], generated[name]) for name in missing if name in generated)
-        return [name for name in missing if name not in generated]
-
-    @staticmethod
-    def _keep_generated(
-        config: ConfigT, names: list[str], generated: dict[str, Any] | None
+    def _generating(
+        self,
+        data: dict[str, Any],
+        generated: dict[str, Any] | None,
+        validate: Callable[[dict[str, Any]], ConfigT],
     ) -> ConfigT:
-        if generated is not None:
-            generated.update((name, getattr(config, name)) for name in names)
+        """Validate `data` (by alias) with the values generated earlier; keep the new ones."""
+        missing = [name for name in self.generated if self.aliases[name] not in data]
+        known = generated if generated is not None else {}
+        data.update((self.aliases[name], known[name]) for name in missing if name in known)
+        config = validate(data)
+        known.update((name, getattr(config, name)) for name in missing if name not in known)
         return config
 
     def validate(
         self, data: Mapping[str, Any], generated: dict[str, Any] | None = None
     ) -> ConfigT:
-        """Validate field values given by alias; raise pydantic's ValidationError.
+        """Validate values by alias; raise pydantic's ValidationError, secret inputs masked.
 
         `default_factory` values come from `generated`, or are generated and added to it.
-        Errors about secret fields (or the whole model) carry a masked input, so
-        that no secret value reaches an exception message or a log.
         """
-        data = dict(data)
-        to_generate = self._fill_generated(data, generated)
         try:
-            return self._keep_generated(self.schema.model_validate(data), to_generate, generated)
+            return self._generating(dict(data), generated, self.schema.model_validate)
         except pydantic.ValidationError as e:
             if not self.content_keys:
                 raise
@@ -676,15 +647,10 @@ class Codec(Generic[ConfigT]):
             raise masked from None
 
     def revalidate(self, config: ConfigT | None, changes: Mapping[str, Any]) -> ConfigT:
-        """Validate `config` (None: nothing but defaults) with `changes` by field name.
+        """Validate `config` (None: defaults) with `changes` by field name; raise ValueError.
 
-        First from the values a round trip dumps (a `Json` field as its text), nested
-        models kept as instances (older pydantic dumps their computed fields); if
-        pydantic cannot dump them (a set of models) or they do not validate (a strict
-        model refuses a dataclass as a dict), from the field values as they are.
-
-        Raises:
-            ValueError: pydantic's ValidationError (secret inputs masked), or TypeError.
+        From a round trip's dump (a `Json` field as its text, nested models kept), else
+        (a set of models, a strict model's dataclass) from the field values as they are.
         """
         given = {self.aliases[name]: value for name, value in changes.items()}
         if config is None:
@@ -770,11 +736,9 @@ def _same_secret(first: str, second: str) -> bool:
 class _SecretStore:
     """The application-owned Juju secret that holds one object's secret fields.
 
-    The databag holds the secret's id and, under each secret field's key, `null` or
-    a random marker that changes with the value; the content holds the values and
-    a stamp of the markers, so a unit tracking an older revision knows to refresh.
-    Content keys that are not this object's (a field a newer or older revision
-    has, a legacy key) are kept as they are.
+    The databag holds its id and, per field, `null` or a random marker that changes
+    with the value; the content holds the values and a stamp of the markers, so that
+    a unit tracking an older revision knows to refresh. Other content keys are kept.
     """
 
     def __init__(self, model: ops.Model, codec: Codec[Any], label: str):
@@ -798,9 +762,8 @@ class _SecretStore:
     def values(self, raw: Mapping[str, str]) -> dict[str, str]:
         """The values of the secret fields that `raw` marks as set, by field name.
 
-        Also those of the fields that `raw` has no key for but the secret holds
-        (written there by hand, or by a charm before it used this library): they
-        are read, never generated again.
+        Also of fields without a key that the secret holds (written there before this
+        library was used): read, never generated again.
         """
         names = self._codec.marked_secrets(raw)
         unmarked = [
@@ -825,8 +788,7 @@ class _SecretStore:
     def fetch(self, raw: Mapping[str, str], names: list[str]) -> tuple[ops.Secret, dict[str, str]]:
         """The secret and its content at the revision `raw` describes: one `secret-get`.
 
-        A unit tracking an older revision (units of the owning application track
-        revisions too) refreshes to the latest, with a second call.
+        A unit tracking an older revision refreshes to the latest, with a second call.
         """
         secret_id = self.secret_id(raw)
         if secret_id is None:
@@ -852,19 +814,17 @@ class _SecretStore:
     ) -> _SecretChange:
         """Bring the secret in line with `values` (by field name); leader only.
 
-        Creates the secret on first need (or takes over `adopt`, a secret with its
-        latest content), sets a new revision when a value changed, and removes the
-        secret with its last content. Only a secret the library made holds the stamp:
-        a legacy secret taken over keeps the content keys that old units read.
+        Makes it on first need (or takes over `adopt`: a secret, its latest content),
+        and removes it with its last value. Only a secret the library made holds the
+        stamp: a legacy secret taken over keeps exactly what old units read.
         """
-        names = list(self._codec.content_keys)
         secret: ops.Secret | None = None
         current: dict[str, str] = {}
         if self.secret_id(raw) is not None:
             try:
-                secret, current = self.fetch(raw, names)
+                secret, current = self.fetch(raw, list(self._codec.content_keys))
             except SecretUnavailableError as e:
-                if not isinstance(e.__cause__, ops.SecretNotFoundError):
+                if not e.gone:
                     raise
                 logger.warning("%s: the secret is gone; writing a new one", self.label)
         elif adopt is not None:
@@ -882,11 +842,7 @@ class _SecretStore:
                 changes[key] = markers[key] = marker
         own = set(self._codec.content_keys.values()) | {_STAMP_KEY}
         wanted = {key: value for key, value in current.items() if key not in own}
-        wanted.update(
-            (self._codec.content_keys[name], value)
-            for name, value in values.items()
-            if value is not None
-        )
+        wanted |= {self._codec.content_keys[n]: v for n, v in values.items() if v is not None}
         stamp = self._codec.stamp(markers)
         if wanted and (secret is None or _STAMP_KEY in current):
             wanted[_STAMP_KEY] = stamp
@@ -935,10 +891,9 @@ class _SecretStore:
 class _Handled:
     """What this unit last handled, in its stored state (which a new pod loses).
 
-    A fingerprint of the object's raw data, so that an unchanged databag costs no
-    decoding; a digest of each field's value by databag key (secret values digested
-    with a random salt of the unit's own), so that the changed event names exactly
-    the fields whose value changed, across renames by alias; and the revision.
+    A fingerprint of the raw data (an unchanged databag costs no decoding), a digest
+    of each field's value by databag key (secret values with a salt of the unit's
+    own), so that `changed` names exactly the fields that changed, and the revision.
     """
 
     def __init__(self, stored: ops.BoundStoredState, codec: Codec[Any]):
@@ -975,21 +930,16 @@ class _Handled:
         revision: int | None,
         acknowledge: bool,
     ) -> None:
-        """Record the leader's view, and keep the changed event it owes in stored state.
+        """Record the leader's view; keep the `changed` it owes, until a hook's end.
 
-        The event compares with the view the leader last emitted for (a value written
-        and written back in between is no change), and waits for the end of a hook:
-        this one's, or the next one's for a write made after it (in a collect-status
-        handler).
+        It compares with the view last emitted for: a value written and written back
+        in between is no change.
         """
         if self._stored.since is None:
-            digests, previous = self.last()
-            self._stored.since = {"digests": digests, "revision": previous}
-        kept = typing.cast("Mapping[str, Any]", self._stored.since)
-        digests_before: dict[str, str] = dict(kept["digests"])
-        since = (digests_before, typing.cast("int | None", kept["revision"]))
-        changed, new_revision = self.record(raw, config, revision, since)
-        is_change = bool(changed) or (new_revision and acknowledge)
+            self._stored.since = list(self.last())
+        digests, previous = typing.cast("list[Any]", self._stored.since)
+        changed, new_revision = self.record(raw, config, revision, (dict(digests), previous))
+        is_change = changed or (new_revision and acknowledge)
         self._stored.pending = sorted(changed) if is_change else None
 
     def take_pending(self) -> frozenset[str] | None:
@@ -1004,12 +954,10 @@ class _Handled:
         revision: int | None,
         since: tuple[dict[str, str], int | None] | None = None,
     ) -> tuple[frozenset[str], bool]:
-        """Record the view this unit handles; return the changed fields and if the revision is.
+        """Record the view this unit handles; return the changed fields, and if the revision is.
 
-        Both compare with the view `since` (what `last()` returned), or by default
-        with the view last recorded. Fields compare by value: plain ones by their
-        JSON, secret ones by a salted digest, so that stored state holds no secret
-        and a value that changed and changed back in between is no change.
+        Compared with the view `since`, or the last recorded: plain fields by their
+        JSON, secret ones by a salted digest (stored state holds no secret).
         """
         digests: dict[str, str] = {}
         if config is not None:
@@ -1041,11 +989,10 @@ Migrate = Callable[[ops.Relation], "Legacy | Mapping[str, Any] | None"]
 
 @dataclasses.dataclass(frozen=True)
 class ModuleHost:
-    """What a `LeaderConfig` gives its optional modules: the module interface.
+    """What a `LeaderConfig` gives its optional modules, not for charms.
 
-    For `rollouts.py` and `adoption.py`, not for charms. Its version is `MODULE_API`;
-    within v0 the interface only grows, and each side checks the other's version
-    when a module is loaded.
+    Version `MODULE_API`: within v0 the interface only grows, and each side checks
+    the other's version when a module is loaded.
     """
 
     owner: LeaderConfig[Any]  # its public API: `model`, `revision`, `on.applied`
@@ -1083,10 +1030,7 @@ def _module(name: str, feature: str) -> Any:
 
 @dataclasses.dataclass
 class _Hook:
-    """What the current hook leaves for its end (the first collect-status event).
-
-    A fresh one starts with each hook; under Harness, `evaluate_status()` ends one.
-    """
+    """What the current hook leaves for its end (under Harness, `evaluate_status()`)."""
 
     publish: bool = False  # the leader found keys missing: it publishes them
     # Values generated in this hook, by field name: every view of the hook uses the same.
@@ -1115,35 +1059,25 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         charm: the charm that owns this object.
         relation_name: the peer endpoint whose application databag holds the config.
         schema: the pydantic model of the config.
-        prefix: a string put before every databag key, so that several objects can
-            share one peer relation.
-        migrate: adopts data that a charm kept before it used this library (needs
-            `adoption.py`; docs/upgrading.md). Called with the peer relation while
-            nothing is published in this library's format, it returns a `Legacy`
-            (or a mapping of field values by name, or None if there is nothing to
-            adopt). It must only read.
-        acknowledge: let units acknowledge the config revisions they applied
-            (`acknowledge()`, `rollout()`, `on.applied`; needs `rollouts.py`).
+        prefix: put before every databag key, so that several objects share a relation.
+        migrate: adopts what the charm kept before it used this library (needs
+            `adoption.py`): called with the peer relation while nothing is published,
+            it returns a `Legacy`, a mapping of values by field name, or None. It must
+            only read.
+        acknowledge: lets units acknowledge the revisions they applied (`acknowledge()`,
+            `rollout()`, `on.applied`; needs `rollouts.py`).
 
     Attributes:
-        secret_label: the label of the application-owned secret that the library
-            makes for the secret fields: `leader-config-<relation_name>`, plus
-            `-<prefix>` if there is a prefix (lowercase, separators as `-`).
+        secret_label: the label of the secret that the library makes for the secret
+            fields: `leader-config-<relation_name>[-<prefix>]`, lowercase, `-` joined.
 
     Raises:
-        ValueError: if `relation_name` is not a peer endpoint of the charm, the
-            schema has fields that the wire format cannot carry or that use a
-            reserved key, or another `LeaderConfig` of the charm already uses one
-            of this one's databag keys.
+        ValueError: if `relation_name` is not a peer endpoint, the schema has fields
+            that the wire format cannot carry or that use a reserved key, or another
+            `LeaderConfig` of the charm uses one of its databag keys.
         TypeError: if `schema` is not a pydantic model class.
-        ImportError: if a feature asked for needs a module file that is missing.
-        LeaderConfigError: if the schema has secret fields and this Juju has no
-            secrets (before 3.0.3).
-
-    Example::
-
-        self.shared = LeaderConfig(self, "cluster", Shared)
-        framework.observe(self.shared.on.changed, self._on_shared_changed)
+        ImportError: if a feature needs a module file that is missing, naming it.
+        LeaderConfigError: for secret fields on a Juju without secrets (before 3.0.3).
     """
 
     on = LeaderConfigEvents()  # pyright: ignore[reportIncompatibleMethodOverride, reportAssignmentType]
@@ -1240,24 +1174,18 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         name = type(self).__name__
         return f"{name}(relation_name={self._relation_name!r}, schema={schema}{prefix})"
 
-    # Reading
-
     def get(self) -> ConfigT | None:
-        """Return this unit's view of the config, or None if there is none yet.
+        """Return a fresh copy of this unit's view of the config, or None if there is none.
 
-        On a follower, None means there is no peer relation yet (as in `install`)
-        or the leader has not published. On the leader, it is the complete config
-        that the leader publishes (at the end of the hook, if keys are missing):
-        the schema's defaults, and values generated once by `default_factory`.
-
-        Returns:
-            A fresh copy of the config; changing it changes nothing stored.
+        None before the peer relation exists, and on a follower until the leader
+        publishes. On the leader: the complete config it publishes at the end of the
+        hook, with the schema's defaults and `default_factory` values generated once.
 
         Raises:
             InvalidConfigError: if the stored data cannot be decoded or validated.
             SecretUnavailableError: if the secret holding secret fields is missing.
-            PendingFieldsError: on a follower, while the config lacks values that
-                only the leader generates.
+            PendingFieldsError: on a follower, until the leader publishes the values
+                it generates.
             LeaderConfigError: if `migrate` raised (chained).
         """
         relation = self._relation()
@@ -1273,11 +1201,9 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
 
     @property
     def revision(self) -> int | None:
-        """The config revision of this unit's view.
+        """The config revision of this unit's view: one more with each effective write.
 
-        It goes up with every effective write by the leader. 0 is data published
-        before revisions were numbered; None means nothing is published yet (or
-        adopted values are read). Read from the databag alone, except while adopting.
+        0: published before revisions were numbered; None: nothing published yet.
         """
         relation = self._relation()
         if relation is None:
@@ -1292,10 +1218,8 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
     def adopting(self) -> bool:
         """Whether this unit reads the config through `migrate`: nothing is published yet.
 
-        With a prefix, the leader publishes the adopted values at the end of its first
-        hook on the new revision; without one, it takes the legacy keys over once every
-        unit runs a revision that uses this library, and until then its writes raise
-        `NotReadyError`. False without `migrate`, and when `migrate` raised.
+        Without a prefix, the leader's writes raise `NotReadyError` until it takes the
+        legacy keys over (docs/upgrading.md). False without `migrate`, or if it raised.
         """
         relation = self._relation()
         if relation is None or self._adoption is None:
@@ -1305,24 +1229,17 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
 
     @property
     def secret_id(self) -> str | None:
-        """The id of the Juju secret that holds the secret fields, read from the databag.
+        """The id of the secret that holds the secret fields (None: none), from the databag.
 
-        The library's own secret, or a legacy secret it took over (which keeps its own
-        label). None if nothing is stored in a secret, or the schema has no secret field.
+        A legacy secret taken over keeps its own label, not `secret_label`.
         """
         relation = self._relation()
         if relation is None or not self._codec.content_keys:
             return None
         return self._secrets.secret_id(self._read(relation))
 
-    # Writing
-
     def update(self, **changes: Any) -> None:
-        """Change the given fields, keeping the others; leader only.
-
-        Example::
-
-            self.shared.update(log_level="debug")
+        """Change the given fields, keeping the others; leader only: `update(log_level="debug")`.
 
         Args:
             changes: new values, by field name.
@@ -1331,7 +1248,7 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
             ValueError: for an unknown field name or an invalid value (pydantic's
                 ValidationError), before anything is written.
             NotLeaderError: if this unit is not the leader, or Juju refused the write.
-            NotReadyError: if the peer relation does not exist yet.
+            NotReadyError: if the peer relation does not exist yet (or while adopting).
             InvalidConfigError: if the stored config is invalid (use `set()`).
             SecretUnavailableError: if the secret holding secret fields is missing.
         """
@@ -1342,17 +1259,12 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
             self._write(relation, self._codec.revalidate(current, changes))
 
     def set(self, config: ConfigT) -> None:
-        """Replace the whole config; leader only.
-
-        Args:
-            config: the new config, an instance of the schema.
+        """Replace the whole config with `config`, an instance of the schema; leader only.
 
         Raises:
             TypeError: if `config` is not an instance of the schema.
             ValueError: if `config` no longer validates, before anything is written.
-            NotLeaderError: if this unit is not the leader, or Juju refused the write.
-            NotReadyError: if the peer relation does not exist yet.
-            SecretUnavailableError: if the secret exists but Juju refuses to read it.
+            NotLeaderError, NotReadyError, SecretUnavailableError: as `update()` does.
         """
         if not isinstance(config, self._codec.schema):
             schema, given = self._codec.schema.__name__, type(config).__name__
@@ -1361,23 +1273,16 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
 
     @contextmanager
     def edit(self) -> Generator[ConfigT, None, None]:
-        """Yield a mutable copy of the config and write it when the block exits; leader only.
+        """Yield a mutable copy of the config, written when the block exits; leader only.
 
-        Nothing is written if the block raises. With nothing published yet, the
-        copy holds the schema's defaults.
-
-        Example::
-
-            with self.shared.edit() as cfg:
-                cfg.members.append(unit_name)
+        Nothing is written if the block raises. With nothing published yet, the copy
+        holds the defaults. Example: `with self.shared.edit() as cfg: cfg.members.append(u)`.
 
         Raises:
             ValueError: if the edited copy is invalid, before anything is written;
                 or, with nothing published, if the schema has required fields.
-            NotLeaderError: if this unit is not the leader, or Juju refused the write.
-            NotReadyError: if the peer relation does not exist yet.
-            InvalidConfigError: if the stored config is invalid (use `set()`).
-            SecretUnavailableError: if the secret holding secret fields is missing.
+            NotLeaderError, NotReadyError, InvalidConfigError, SecretUnavailableError:
+                as `update()` does.
         """
         relation = self._writable_relation()
         current = self._writable_view(relation).config
@@ -1385,14 +1290,8 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         yield draft
         self._write(relation, self._codec.revalidate(draft, {}))
 
-    # Acknowledgements (rollouts.py)
-
     def acknowledge(self) -> None:
-        """Record, in this unit's peer databag, that it applied the revision of its view.
-
-        Call it once the unit has applied the config (restarted its workload, say).
-        One `relation-set`, or none if the revision is already recorded; nothing
-        before anything is published. Any unit may call it.
+        """Record in this unit's databag that it applied the revision of its view; any unit.
 
         Raises:
             RuntimeError: if the object was made without `acknowledge=True`.
@@ -1401,14 +1300,6 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
 
     def rollout(self) -> Rollout:
         """How far the revision of this unit's view has rolled out; any unit.
-
-        On the leader it costs no hook tool call once the leader has its tally;
-        on a follower, one `relation-get` per unit. Before anything is published,
-        `revision` is None and every unit is pending.
-
-        Returns:
-            The revision, the units that applied it and those still pending
-            (the units in the peer relation, and this one).
 
         Raises:
             RuntimeError: if the object was made without `acknowledge=True`.
@@ -1426,8 +1317,6 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
 
     def _units_changed(self) -> None:
         self._hook.rollout_changed = True
-
-    # Reading, inside
 
     def _relation(self) -> ops.Relation | None:
         return self.model.get_relation(self._relation_name)
@@ -1487,8 +1376,6 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         """Decode `raw`, missing fields taking defaults (generated ones once per hook)."""
         return self._codec.decode(raw, self._secrets.values(raw), self._hook.generated)
 
-    # Writing, inside
-
     def _writable_relation(self) -> ops.Relation:
         relation = self._relation()
         if relation is None:
@@ -1514,10 +1401,10 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         return view
 
     def _repeats_handled_values(self, raw: dict[str, str], changes: Mapping[str, Any]) -> bool:
-        """Whether `update(**changes)` would only repeat plain values this unit has handled.
+        """Whether `update(**changes)` only repeats plain values this unit handled: a no-op.
 
-        Such a write is a no-op: it needs no secret read and no full validation, which
-        makes the common "publish my config on every config-changed" free.
+        It then reads no secret and validates little: publishing the charm's config on
+        every config-changed costs nothing.
         """
         codec = self._codec
         if (
@@ -1533,10 +1420,9 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
             return False  # the full validation reports it
 
     def _write(self, relation: ops.Relation, config: ConfigT, *, by_charm: bool = True) -> None:
-        """Publish `config`: the changed keys, and a new revision, in one `relation-set`.
+        """Publish `config`: the changed keys and a new revision, in one `relation-set`.
 
-        `by_charm`: the charm's own write (not the library's publish of what it found
-        missing or adopted), which an adoption's record notes.
+        `by_charm`: the charm's write (not the library's publish), for an adoption's record.
         """
         codec, raw, view = self._codec, self._read(relation), self._view(relation)
         if view.blocked:
@@ -1616,16 +1502,12 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
             relation_name=self._relation_name,
         )
 
-    # Noticing changes, and the end of the hook
-
     def _notice(self, raw: dict[str, str], config: ConfigT | None, revision: int | None) -> None:
         """Record the view this unit now handles; emit `changed` if it differs.
 
-        A follower emits at once; the leader once, at the end of the hook, for what
-        its view gained since it last emitted (a value written and written back is
-        no change), so that a handler that writes is not run inside itself. With
-        acknowledgements, a new revision alone is a change too (with no field
-        named), so that every unit gets to acknowledge every revision.
+        A follower emits at once; the leader at the end of the hook, so that a handler
+        that writes is not run inside itself. With acknowledgements, a new revision
+        alone is a change too (naming no field): every unit acknowledges every revision.
         """
         if self.model.unit.is_leader():
             self._handled.record_for_leader(raw, config, revision, self._acknowledge)
@@ -1669,10 +1551,8 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
     def _on_end_of_hook(self, event: ops.EventBase) -> None:
         """End the hook: the leader publishes what it found missing; every unit emits.
 
-        The first collect-status event ends the hook (collect-app-status on the
-        leader). What the charm's own collect-status handlers leave is published and
-        emitted in the next of the events that follow: collect-unit-status after
-        collect-app-status, and the framework's pre-commit (which Harness never emits).
+        The first collect-status event ends it; what the charm's collect-status
+        handlers leave, the next of collect-unit-status and pre-commit handles.
         """
         kind = event.handle.kind
         if kind == "pre_commit" and self._ending is None:
