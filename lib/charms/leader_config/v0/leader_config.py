@@ -336,18 +336,6 @@ def _nested_types(annotation: Any, seen: set[int]) -> Iterator[Any]:
         yield from _nested_types(hint, seen)
 
 
-def _is_json(value: object) -> bool:
-    """Whether `value` is made of JSON's own types (so it encodes as it is)."""
-    if value is None or isinstance(value, (str, bool, int, float)):
-        return True
-    if isinstance(value, list):
-        return all(_is_json(item) for item in typing.cast("list[object]", value))
-    if isinstance(value, dict):
-        items = typing.cast("dict[object, object]", value).items()
-        return all(isinstance(k, str) and _is_json(v) for k, v in items)
-    return False
-
-
 def _is_arbitrary(kind: object) -> bool:
     """Whether pydantic knows `kind` only as an arbitrary type (validated by isinstance)."""
     if not isinstance(kind, type) or issubclass(kind, pydantic.BaseModel):
@@ -453,8 +441,11 @@ class Codec(Generic[ConfigT]):
 
     def _check_default(self, name: str, default: Any) -> None:
         """Refuse a default that would not encode, before the leader tries to publish it."""
-        if default is None or default is pydantic_core.PydanticUndefined or _is_json(default):
-            return
+        plain = (
+            default is None or isinstance(default, (str, bool, int, float)) or default in ([], {})
+        )
+        if plain or default is pydantic_core.PydanticUndefined:
+            return  # nothing to check
         try:
             self.encode_value(name, default)
         except (ValueError, TypeError) as e:  # pydantic's errors are ValueErrors
@@ -672,8 +663,8 @@ class Codec(Generic[ConfigT]):
             except ValueError:
                 raise e from None
 
-    def revision(self, raw: Mapping[str, str]) -> int | None:
-        """The stored config revision; None if `raw` has none; raise InvalidConfigError."""
+    def revision(self, raw: Mapping[str, str], strict: bool = True) -> int | None:
+        """The stored config revision, or None; raise InvalidConfigError if `strict`."""
         text = raw.get(self.revision_key)
         if text is None:
             return None
@@ -681,16 +672,11 @@ class Codec(Generic[ConfigT]):
             revision = json.loads(text)
         except ValueError:
             revision = None
-        if type(revision) is not int or revision < 0:
+        if type(revision) is int and revision >= 0:
+            return revision
+        if strict:
             raise self.invalid({self.revision_key: "not a revision number"})
-        return revision
-
-    def revision_or_none(self, raw: Mapping[str, str]) -> int | None:
-        """The stored config revision; None if `raw` has none or it is not a number."""
-        try:
-            return self.revision(raw)
-        except InvalidConfigError:
-            return None
+        return None
 
     def read_back(self, plain: Mapping[str, str], values: Mapping[str, str | None]) -> ConfigT:
         """Decode what `encode` made of a config; raise ValueError if it does not read back."""
@@ -726,11 +712,9 @@ def _nothing() -> None:
     pass
 
 
-def _same_secret(first: str, second: str) -> bool:
-    """Whether two secret URIs (`secret:x`, `secret://model/x`) name one secret."""
-    return (
-        first.rsplit("/", 1)[-1].rsplit(":", 1)[-1] == second.rsplit("/", 1)[-1].rsplit(":", 1)[-1]
-    )
+def _short_id(uri: str) -> str:
+    """The id in a secret URI (`secret:x`, `secret://model/x`)."""
+    return uri.rsplit("/", 1)[-1].rsplit(":", 1)[-1]
 
 
 class _SecretStore:
@@ -765,24 +749,19 @@ class _SecretStore:
         Also of fields without a key that the secret holds (written there before this
         library was used): read, never generated again.
         """
-        names = self._codec.marked_secrets(raw)
-        unmarked = [
-            n
-            for n, key in self._codec.keys.items()
-            if n in self._codec.content_keys and key not in raw
-        ]
+        keys, names = self._codec.content_keys, self._codec.marked_secrets(raw)
+        unmarked = [name for name in keys if self._codec.keys[name] not in raw]
         if not names and not (unmarked and self.secret_id(raw)):
             return {}
         try:
             _, content = self.fetch(raw, names or unmarked)
         except SecretUnavailableError as e:
-            if names or _is_transient(e):
+            if names or not e.gone:
                 raise
             return {}  # nothing marked: the fields take their defaults, as before
-        missing = [name for name in names if self._codec.content_keys[name] not in content]
+        missing = [name for name in names if keys[name] not in content]
         if missing:
             raise self.unavailable(missing, "the secret does not hold them")
-        keys = self._codec.content_keys
         return {name: content[keys[name]] for name in names + unmarked if keys[name] in content}
 
     def fetch(self, raw: Mapping[str, str], names: list[str]) -> tuple[ops.Secret, dict[str, str]]:
@@ -874,7 +853,7 @@ class _SecretStore:
             return True
         secret_id = self.secret_id(raw)
         # A secret got by label alone has no id until Juju is asked for it.
-        return secret_id is not None and _same_secret(self._id_of(secret), secret_id)
+        return secret_id is not None and _short_id(self._id_of(secret)) == _short_id(secret_id)
 
     def unavailable(self, names: list[str], reason: str) -> SecretUnavailableError:
         return SecretUnavailableError(
@@ -1211,7 +1190,7 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         raw = self._read(relation)
         if self._adoption is not None and self._codec.revision_key not in raw:
             return self._view(relation).revision
-        revision = self._codec.revision_or_none(raw)
+        revision = self._codec.revision(raw, strict=False)
         return 0 if revision is None and self._codec.has_fields(raw) else revision
 
     @property
@@ -1435,7 +1414,7 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         if codec.content_keys:
             secret = self._write_secret(raw, values, view.legacy)
             changes.update(secret.changes)
-        revision = codec.revision_or_none(raw)
+        revision = codec.revision(raw, strict=False)
         markers = any(codec.keys[name] in changes for name in codec.content_keys)
         if changes and (revision is None or self._is_new_revision(view, plain, markers)):
             revision = (revision or 0) + 1
@@ -1537,7 +1516,7 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
             self._notice(basis, view.config, view.revision)
         elif isinstance(view.error, PendingFieldsError):
             logger.debug("%s", view.error)
-        elif _is_transient(view.error):
+        elif isinstance(view.error, SecretUnavailableError) and not view.error.gone:
             raise view.error  # fail the hook: Juju runs it again, and the change is not lost
         else:
             logger.warning("%s", view.error)
@@ -1625,11 +1604,6 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         raw = self._read(relation) if relation is not None else {}
         if self._secrets.is_ours(event.secret, raw):
             event.remove_revision()
-
-
-def _is_transient(error: LeaderConfigError) -> bool:
-    """Whether Juju failed to read a secret that exists (it may succeed if asked again)."""
-    return isinstance(error, SecretUnavailableError) and not error.gone
 
 
 def _claim_keys(framework: ops.Framework, codec: Codec[Any], keys: list[str], owner: str) -> None:
