@@ -267,10 +267,7 @@ def _dumps(value: Any) -> str:
 
 
 def _canonical(value: object, dumped: object) -> object:
-    """`dumped`, the JSON-mode dump of `value`, with every set at any depth sorted.
-
-    pydantic dumps a set in iteration order, which varies with each process's hash seed.
-    """
+    """`dumped` (`value`'s JSON-mode dump) with every set sorted: hash seeds vary."""
     if isinstance(dumped, list):
         items = typing.cast("list[object]", dumped)
         if isinstance(value, (set, frozenset, list, tuple)):
@@ -373,10 +370,6 @@ def _secret_label(relation_name: str, prefix: str) -> str:
     return f"leader-config-{relation_name}" + (f"-{tail}" if tail else "")
 
 
-def _encoded_size(value: str) -> int:
-    return len(base64.b64encode(value.encode()))
-
-
 class Codec(Generic[ConfigT]):
     """A schema's wire format: databag keys, secret content keys, encoding and decoding.
 
@@ -387,22 +380,18 @@ class Codec(Generic[ConfigT]):
     def __init__(self, schema: type[ConfigT], prefix: str, relation_name: str):
         self.schema = schema
         self.relation_name = relation_name
-        self.aliases: dict[str, str] = {}  # field name -> the name pydantic reads and dumps
-        self.content_keys: dict[str, str] = {}  # secret field name -> secret content key
-        self.generated: set[str] = set()  # fields with a default_factory
         self._adapters: dict[str, pydantic.TypeAdapter[Any]] = {}  # built on first use
-        for name, field in schema.model_fields.items():
+        fields = schema.model_fields
+        for name, field in fields.items():
             self._check_field(name, field)
-            self.aliases[name] = field.alias or name
-            if field.default_factory is not None:
-                self.generated.add(name)
-            if _is_secret_field(field.annotation):
-                self.content_keys[name] = _content_key(self.aliases[name])
+        # By field name: the name pydantic reads and dumps, a secret field's content key.
+        self.aliases = {name: field.alias or name for name, field in fields.items()}
+        secret = [name for name, field in fields.items() if _is_secret_field(field.annotation)]
+        self.content_keys = {name: _content_key(self.aliases[name]) for name in secret}
+        self.generated = {name for name, field in fields.items() if field.default_factory}
         self.keys = {name: prefix + alias for name, alias in self.aliases.items()}
-        self.secret_id_key = prefix + _ID_KEY
-        self.revision_key = prefix + _REVISION
-        self.unit_key = prefix + _UNIT_RECORD
-        self.adoption_key = prefix + _ADOPTION_RECORD
+        reserved = (prefix + name for name in (_ID_KEY, _REVISION, _UNIT_RECORD, _ADOPTION_RECORD))
+        self.secret_id_key, self.revision_key, self.unit_key, self.adoption_key = reserved
         self._names_by_alias = {alias: name for name, alias in self.aliases.items()}
         self._check_reserved_names()
 
@@ -480,16 +469,12 @@ class Codec(Generic[ConfigT]):
         extra = [self.secret_id_key] if self.content_keys else []
         return [*self.keys.values(), self.revision_key, *extra, *[self.adoption_key] * adopting]
 
-    def has_fields(self, raw: Mapping[str, str]) -> bool:
-        """Whether `raw` holds the key of any field."""
-        return any(key in raw for key in self.keys.values())
-
     def check_names(self, changes: Mapping[str, Any]) -> None:
         """Refuse names that are not field names, saying which field an alias belongs to."""
         unknown = sorted(changes.keys() - self.aliases.keys())
         if not unknown:
             return
-        names = {alias: name for name, alias in self.aliases.items()}
+        names = self._names_by_alias
         aliases = [f"{a!r} is the alias of {names[a]!r}" for a in unknown if a in names]
         hint = f": update() takes field names; {'; '.join(aliases)}" if aliases else ""
         raise ValueError(
@@ -512,16 +497,14 @@ class Codec(Generic[ConfigT]):
 
     def check_secret_size(self, values: Mapping[str, str | None]) -> None:
         """Refuse secret values that Juju would refuse, before anything is written."""
-        total = 0
-        for name, value in values.items():
-            size = 0 if value is None else _encoded_size(value)
-            total += size
+        sizes = {n: len(base64.b64encode(v.encode())) for n, v in values.items() if v is not None}
+        for name, size in sizes.items():
             if size > _SECRET_VALUE_LIMIT:
                 raise ValueError(
                     f"{self.schema.__name__}.{name}: the value is {size} bytes base64-encoded;"
                     f" Juju secrets hold at most {_SECRET_VALUE_LIMIT} bytes per value"
                 )
-        if total > _SECRET_CONTENT_LIMIT - 1024:  # room for the stamp and other keys
+        if (total := sum(sizes.values())) > _SECRET_CONTENT_LIMIT - 1024:  # room for the stamp
             raise ValueError(
                 f"{self.schema.__name__}: the secret fields are {total} bytes base64-encoded;"
                 f" Juju secrets hold at most {_SECRET_CONTENT_LIMIT} bytes in all"
@@ -569,12 +552,7 @@ class Codec(Generic[ConfigT]):
         secret_values: Mapping[str, str],
         generated: dict[str, Any] | None = None,
     ) -> ConfigT:
-        """Validate `raw` and the secret values in lax mode; raise InvalidConfigError.
-
-        Lax, whatever the model's strictness: what the library wrote (an enum's value,
-        a tuple as a list), it reads. `default_factory` values come from `generated`,
-        or are generated and added to it.
-        """
+        """Validate `raw` and the secret values, lax (so a strict model reads what it wrote)."""
         data = self.parse(raw)
         present = [key for key in self.keys.values() if key in raw]
         for name in self.content_keys:  # their keys hold a marker, or null for None
@@ -614,10 +592,7 @@ class Codec(Generic[ConfigT]):
     def validate(
         self, data: Mapping[str, Any], generated: dict[str, Any] | None = None
     ) -> ConfigT:
-        """Validate values by alias; raise pydantic's ValidationError, secret inputs masked.
-
-        `default_factory` values come from `generated`, or are generated and added to it.
-        """
+        """Validate values by alias (generating once); mask secret inputs in errors."""
         try:
             return self._generating(dict(data), generated, self.schema.model_validate)
         except pydantic.ValidationError as e:
@@ -744,11 +719,7 @@ class _SecretStore:
         return secret_id if isinstance(secret_id, str) and secret_id else None
 
     def values(self, raw: Mapping[str, str]) -> dict[str, str]:
-        """The values of the secret fields that `raw` marks as set, by field name.
-
-        Also of fields without a key that the secret holds (written there before this
-        library was used): read, never generated again.
-        """
+        """The secret fields' values, by name: those `raw` marks, and unmarked ones held."""
         keys, names = self._codec.content_keys, self._codec.marked_secrets(raw)
         unmarked = [name for name in keys if self._codec.keys[name] not in raw]
         if not names and not (unmarked and self.secret_id(raw)):
@@ -765,10 +736,7 @@ class _SecretStore:
         return {name: content[keys[name]] for name in names + unmarked if keys[name] in content}
 
     def fetch(self, raw: Mapping[str, str], names: list[str]) -> tuple[ops.Secret, dict[str, str]]:
-        """The secret and its content at the revision `raw` describes: one `secret-get`.
-
-        A unit tracking an older revision refreshes to the latest, with a second call.
-        """
+        """The secret and its content at the revision `raw` describes (else the latest)."""
         secret_id = self.secret_id(raw)
         if secret_id is None:
             key = self._codec.secret_id_key
@@ -909,11 +877,7 @@ class _Handled:
         revision: int | None,
         acknowledge: bool,
     ) -> None:
-        """Record the leader's view; keep the `changed` it owes, until a hook's end.
-
-        It compares with the view last emitted for: a value written and written back
-        in between is no change.
-        """
+        """Record the leader's view; owe a `changed` against the view last emitted for."""
         if self._stored.since is None:
             self._stored.since = list(self.last())
         digests, previous = typing.cast("list[Any]", self._stored.since)
@@ -968,11 +932,7 @@ Migrate = Callable[[ops.Relation], "Legacy | Mapping[str, Any] | None"]
 
 @dataclasses.dataclass(frozen=True)
 class ModuleHost:
-    """What a `LeaderConfig` gives its optional modules, not for charms.
-
-    Version `MODULE_API`: within v0 the interface only grows, and each side checks
-    the other's version when a module is loaded.
-    """
+    """What a `LeaderConfig` gives its optional modules (version `MODULE_API`)."""
 
     owner: LeaderConfig[Any]  # its public API: `model`, `revision`, `on.applied`
     charm: ops.CharmBase
@@ -1137,7 +1097,7 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
             ),
             generated=lambda: self._hook.generated,
             is_ours=self._secrets.is_ours,
-            units_changed=self._units_changed,
+            units_changed=lambda: setattr(self._hook, "rollout_changed", True),
             runs=self._runs,
         )
         feature = "migrate=" if migrate is not None else "acknowledge=True"
@@ -1149,9 +1109,8 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
     def __repr__(self) -> str:
         # The prefix tells apart the objects that share a relation, in logs and errors.
         prefix = f", prefix={self._prefix!r}" if self._prefix else ""
-        schema = self._codec.schema.__name__
-        name = type(self).__name__
-        return f"{name}(relation_name={self._relation_name!r}, schema={schema}{prefix})"
+        schema = f"schema={self._codec.schema.__name__}{prefix}"
+        return f"{type(self).__name__}(relation_name={self._relation_name!r}, {schema})"
 
     def get(self) -> ConfigT | None:
         """Return a fresh copy of this unit's view of the config, or None if there is none.
@@ -1191,7 +1150,8 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         if self._adoption is not None and self._codec.revision_key not in raw:
             return self._view(relation).revision
         revision = self._codec.revision(raw, strict=False)
-        return 0 if revision is None and self._codec.has_fields(raw) else revision
+        published = any(key in raw for key in self._codec.keys.values())
+        return 0 if revision is None and published else revision
 
     @property
     def adopting(self) -> bool:
@@ -1294,9 +1254,6 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
             )
         return self._rollouts
 
-    def _units_changed(self) -> None:
-        self._hook.rollout_changed = True
-
     def _relation(self) -> ops.Relation | None:
         return self.model.get_relation(self._relation_name)
 
@@ -1330,7 +1287,7 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
             adopted = self._adoption and self._adoption.view(relation, raw, basis, leader)
             if adopted:
                 return _View[ConfigT](**typing.cast("dict[str, Any]", vars(adopted)))
-            if not codec.has_fields(raw):
+            if not any(key in raw for key in codec.keys.values()):
                 if not leader:
                     return _View[ConfigT]()
                 try:
@@ -1380,11 +1337,7 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         return view
 
     def _repeats_handled_values(self, raw: dict[str, str], changes: Mapping[str, Any]) -> bool:
-        """Whether `update(**changes)` only repeats plain values this unit handled: a no-op.
-
-        It then reads no secret and validates little: publishing the charm's config on
-        every config-changed costs nothing.
-        """
+        """Whether `update(**changes)` only repeats handled plain values: a free no-op."""
         codec = self._codec
         if (
             any(name in codec.content_keys for name in changes)
@@ -1399,10 +1352,7 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
             return False  # the full validation reports it
 
     def _write(self, relation: ops.Relation, config: ConfigT, *, by_charm: bool = True) -> None:
-        """Publish `config`: the changed keys and a new revision, in one `relation-set`.
-
-        `by_charm`: the charm's write (not the library's publish), for an adoption's record.
-        """
+        """Publish `config`: the changed keys and a new revision, in one `relation-set`."""
         codec, raw, view = self._codec, self._read(relation), self._view(relation)
         if view.blocked:
             raise self._adoption.blocked_error()
