@@ -930,7 +930,7 @@ class _Handled:
 Migrate = Callable[[ops.Relation], "Legacy | Mapping[str, Any] | None"]
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(eq=False, repr=False)  # cheap to define
 class ModuleHost:
     """What a `LeaderConfig` gives its optional modules (version `MODULE_API`)."""
 
@@ -967,7 +967,7 @@ def _module(name: str, feature: str) -> Any:
 # The object
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(eq=False, repr=False)
 class _Hook:
     """What the current hook leaves for its end (under Harness, `evaluate_status()`)."""
 
@@ -978,7 +978,7 @@ class _Hook:
     rollout_changed: bool = False  # a record, a unit or the revision changed
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(eq=False, repr=False)
 class _View(Generic[ConfigT]):
     """This unit's view of the config, as `get()` returns it, worked out from the databag."""
 
