@@ -19,12 +19,10 @@ import pydantic
 
 from charms.leader_config.v0 import leader_config as core
 from charms.leader_config.v0.leader_config import (
-    Codec,
     InvalidConfigError,
     LeaderConfigError,
     Legacy,
     Migrate,
-    ModuleHost,
     NotReadyError,
     PendingFieldsError,
     SecretUnavailableError,
@@ -38,11 +36,12 @@ LIBPATCH = 1
 # The version of the interface between the core and its modules that this file needs.
 MODULE_API = 1
 
-if core.MODULE_API < MODULE_API:
+if getattr(core, "MODULE_API", 0) < MODULE_API:  # a core from before the modules: none
     raise ImportError(
-        f"{__name__} (LIBPATCH {LIBPATCH}) needs leader_config.py with module interface"
-        f" {MODULE_API}, and this one (LIBPATCH {core.LIBPATCH}) has {core.MODULE_API}:"
-        " update it with `charmcraft fetch-lib charms.leader_config.v0.leader_config`"
+        f"{__name__.rpartition('.')[2]}.py (LIBPATCH {LIBPATCH}) needs a newer"
+        f" leader_config.py than LIBPATCH {core.LIBPATCH} (module interface {MODULE_API}, not"
+        f" {getattr(core, 'MODULE_API', 0)}): update it: `charmcraft fetch-lib"
+        " charms.leader_config.v0.leader_config`, or copy it from the library"
     )
 
 logger = logging.getLogger(core.__name__)
@@ -67,7 +66,7 @@ class Adoption:
     failure included (so that it is logged once).
     """
 
-    def __init__(self, host: ModuleHost, migrate: Migrate, rollouts: Rollouts):
+    def __init__(self, host: core.ModuleHost, migrate: Migrate, rollouts: Rollouts):
         self._host = host
         self._codec = host.codec
         self._migrate = migrate
@@ -311,7 +310,7 @@ class Adoption:
 
 
 def _changed_fields(
-    codec: Codec[Any],
+    codec: core.Codec[Any],
     before: pydantic.BaseModel | None,
     plain: Mapping[str, str],
     values: Mapping[str, str | None],

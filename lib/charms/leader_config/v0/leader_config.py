@@ -46,6 +46,7 @@ PYDEPS = ["pydantic>=2,<3"]
 # what the core calls on the modules): its version, and the oldest modules it can drive.
 MODULE_API = 1
 MIN_MODULE_API = 1
+_FETCH = "`charmcraft fetch-lib charms.leader_config.v0.{}`, or copy it from the library"
 
 logger = logging.getLogger(__name__)
 
@@ -956,11 +957,15 @@ def _module(name: str, feature: str) -> Any:
         missing = (e.name or "").rpartition(".")[2]
         if missing not in (name, "rollouts"):  # adoption.py uses rollouts.py
             raise
-        fetch = f"fetch it with `charmcraft fetch-lib charms.leader_config.v0.{missing}`"
-        raise ImportError(f"{feature} needs {missing}.py beside leader_config.py: {fetch}") from e
+        raise ImportError(
+            f"{feature} needs lib/charms/leader_config/v0/{missing}.py beside leader_config.py:"
+            f" {_FETCH.format(missing)}"
+        ) from e
     if module.MODULE_API < MIN_MODULE_API:
-        fetch = f"update it with `charmcraft fetch-lib charms.leader_config.v0.{name}`"
-        raise ImportError(f"{name}.py (LIBPATCH {module.LIBPATCH}) is too old: {fetch}")
+        raise ImportError(
+            f"{name}.py (LIBPATCH {module.LIBPATCH}) is older than leader_config.py (LIBPATCH"
+            f" {LIBPATCH}) can use: update it: {_FETCH.format(name)}"
+        )
     return module
 
 

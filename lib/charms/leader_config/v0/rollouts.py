@@ -12,7 +12,7 @@ import json
 import ops
 
 from charms.leader_config.v0 import leader_config as core
-from charms.leader_config.v0.leader_config import ModuleHost, Rollout
+from charms.leader_config.v0.leader_config import Rollout
 
 LIBID = "b27e5c1d9a4f4e3b8c6d0f2a1e9b7c54"
 LIBAPI = 0
@@ -21,11 +21,12 @@ LIBPATCH = 1
 # The version of the interface between the core and its modules that this file needs.
 MODULE_API = 1
 
-if core.MODULE_API < MODULE_API:
+if getattr(core, "MODULE_API", 0) < MODULE_API:  # a core from before the modules: none
     raise ImportError(
-        f"{__name__} (LIBPATCH {LIBPATCH}) needs leader_config.py with module interface"
-        f" {MODULE_API}, and this one (LIBPATCH {core.LIBPATCH}) has {core.MODULE_API}:"
-        " update it with `charmcraft fetch-lib charms.leader_config.v0.leader_config`"
+        f"{__name__.rpartition('.')[2]}.py (LIBPATCH {LIBPATCH}) needs a newer"
+        f" leader_config.py than LIBPATCH {core.LIBPATCH} (module interface {MODULE_API}, not"
+        f" {getattr(core, 'MODULE_API', 0)}): update it: `charmcraft fetch-lib"
+        " charms.leader_config.v0.leader_config`, or copy it from the library"
     )
 
 
@@ -43,7 +44,7 @@ class Rollouts(ops.Object):
     rebuilt with one read per unit when it becomes leader or its state is gone.
     """
 
-    def __init__(self, host: ModuleHost, *, acknowledge: bool, announce: bool = False):
+    def __init__(self, host: core.ModuleHost, *, acknowledge: bool, announce: bool = False):
         super().__init__(host.owner, "rollouts")
         self._host = host
         self._announce = announce  # an adoption counts the units that run this library
