@@ -781,10 +781,10 @@ class _SecretStore:
         markers = dict(raw)
         for name, content_key in self._codec.content_keys.items():
             key, value = self._codec.keys[name], values[name]
-            marker = raw.get(key)
+            marker = raw.get(key, "null")
             if value is None:
                 marker = "null"
-            elif marker in (None, "null") or current.get(content_key) != value:
+            elif marker == "null" or current.get(content_key) != value:
                 marker = _new_marker()
             if marker != raw.get(key):
                 changes[key] = markers[key] = marker
@@ -1025,7 +1025,7 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
     """
 
     on = LeaderConfigEvents()  # pyright: ignore[reportIncompatibleMethodOverride, reportAssignmentType]
-    _stored = ops.StoredState()
+    _stored = ops.StoredState()  # type: ignore[no-untyped-call, unused-ignore]
 
     def __init__(
         self,
@@ -1558,7 +1558,7 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         relation = self._relation()
         raw = self._read(relation) if relation is not None else {}
         if self._secrets.is_ours(event.secret, raw):
-            event.remove_revision()
+            event.remove_revision()  # type: ignore[no-untyped-call, unused-ignore]
 
 
 def _claim_keys(framework: ops.Framework, codec: Codec[Any], keys: list[str], owner: str) -> None:

@@ -125,9 +125,8 @@ class Rollouts(ops.Object):
                 self.write(relation, ran)
         if leader and not self._stored.tally_valid:
             return True  # elected, its state gone, or its first hook on this revision
-        if leader and isinstance(event, ops.RelationChangedEvent):
-            return event.unit not in (None, self.model.unit) and self.note(relation, event.unit)
-        return False
+        unit = event.unit if leader and isinstance(event, ops.RelationChangedEvent) else None
+        return unit is not None and unit != self.model.unit and self.note(relation, unit)
 
     def write(self, relation: ops.Relation, applied: int | None) -> None:
         """Write this unit's record, unless it already holds the same."""
