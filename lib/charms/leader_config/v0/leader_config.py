@@ -957,15 +957,11 @@ def _module(name: str, feature: str) -> Any:
         missing = (e.name or "").rpartition(".")[2]
         if missing not in (name, "rollouts"):  # adoption.py uses rollouts.py
             raise
-        raise ImportError(
-            f"{feature} needs lib/charms/leader_config/v0/{missing}.py beside leader_config.py:"
-            f" {_FETCH.format(missing)}"
-        ) from e
+        where = f"lib/charms/leader_config/v0/{missing}.py beside leader_config.py"
+        raise ImportError(f"{feature} needs {where}: {_FETCH.format(missing)}") from e
     if module.MODULE_API < MIN_MODULE_API:
-        raise ImportError(
-            f"{name}.py (LIBPATCH {module.LIBPATCH}) is older than leader_config.py (LIBPATCH"
-            f" {LIBPATCH}) can use: update it: {_FETCH.format(name)}"
-        )
+        old = f"{name}.py (LIBPATCH {module.LIBPATCH}) is older than leader_config.py"
+        raise ImportError(f"{old} (LIBPATCH {LIBPATCH}) can use: update it: {_FETCH.format(name)}")
     return module
 
 
