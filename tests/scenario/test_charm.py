@@ -62,12 +62,14 @@ def _record(applied: int) -> dict[str, str]:
     return {RECORD: json.dumps({"applied": applied})}
 
 
+@pytest.mark.modules
 def test_install_waits_for_the_leader():
     ctx = _tester()
     out = ctx.run(ctx.on.install(), testing.State(leader=True))
     assert out.unit_status == ops.WaitingStatus("waiting for the leader to share config")
 
 
+@pytest.mark.modules
 @pytest.mark.parametrize("hook", ["leader_elected", "config_changed", "relation_created"])
 def test_the_leader_publishes_its_config_options(hook: str):
     ctx = _tester()
@@ -92,6 +94,7 @@ def test_the_leader_publishes_its_config_options(hook: str):
     assert out.unit_status == ops.ActiveStatus("rolled out revision 1 to 1/3 units")
 
 
+@pytest.mark.modules
 def test_a_follower_shows_the_shared_values_and_revision_then_acknowledges_it():
     shared = Shared(log_level="warning", cluster_name="prod")
     state = published_state("cluster", shared, peers_data={0: {}})
@@ -101,6 +104,7 @@ def test_a_follower_shows_the_shared_values_and_revision_then_acknowledges_it():
     assert _unit_data(out)[RECORD] == '{"applied": 1}'
 
 
+@pytest.mark.modules
 def test_a_follower_shows_the_leaders_values_and_publishes_nothing():
     leader = _tester()
     leader_out = leader.run(leader.on.config_changed(), _leader({"log-level": "debug"}))
@@ -111,6 +115,7 @@ def test_a_follower_shows_the_leaders_values_and_publishes_nothing():
     assert app_data(out) == app_data(leader_out)
 
 
+@pytest.mark.modules
 def test_a_follower_config_change_publishes_nothing():
     follower = _tester(unit_id=1)
     state = testing.State(relations={peer(peers=(0,))}, config={"log-level": "debug"})
@@ -118,12 +123,14 @@ def test_a_follower_config_change_publishes_nothing():
     assert app_data(out) == {}
 
 
+@pytest.mark.modules
 def test_config_changed_before_the_peer_relation_exists_waits_for_relation_created():
     ctx = _tester()
     out = ctx.run(ctx.on.config_changed(), testing.State(leader=True))
     assert out.unit_status == ops.UnknownStatus()
 
 
+@pytest.mark.modules
 def test_an_invalid_log_level_blocks_the_leader_and_publishes_nothing_new():
     ctx = _tester()
     out = ctx.run(ctx.on.config_changed(), _leader({"log-level": "verbose"}))
@@ -131,6 +138,7 @@ def test_an_invalid_log_level_blocks_the_leader_and_publishes_nothing_new():
     assert "verbose" not in str(app_data(out))
 
 
+@pytest.mark.modules
 @pytest.mark.parametrize("leader", [True, False], ids=["leader", "follower"])
 def test_get_shared_returns_this_units_view_as_json(leader: bool):
     published = _tester().run(_tester().on.config_changed(), _leader({"cluster-name": "prod"}))
@@ -145,6 +153,7 @@ def test_get_shared_returns_this_units_view_as_json(leader: bool):
     }
 
 
+@pytest.mark.modules
 @pytest.mark.parametrize(
     ("data", "message"),
     [
@@ -165,6 +174,7 @@ def test_get_shared_fails_clearly_without_a_valid_view(data: dict[str, str], mes
         ctx.run(ctx.on.action("get-shared"), state)
 
 
+@pytest.mark.modules
 def test_set_shared_writes_on_the_leader():
     ctx = _tester()
     published = ctx.run(ctx.on.config_changed(), _leader())
@@ -179,6 +189,7 @@ def test_set_shared_writes_on_the_leader():
     assert out.unit_status == ops.ActiveStatus("rolled out revision 2 to 1/3 units")
 
 
+@pytest.mark.modules
 def test_set_shared_fails_on_a_follower_saying_only_the_leader_can_write():
     ctx = _tester(unit_id=1)
     state = testing.State(relations={peer({"log_level": '"info"'}, peers=(0,))})
@@ -186,6 +197,7 @@ def test_set_shared_fails_on_a_follower_saying_only_the_leader_can_write():
         ctx.run(ctx.on.action("set-shared", params={"values": '{"log_level": "error"}'}), state)
 
 
+@pytest.mark.modules
 @pytest.mark.parametrize(
     ("values", "message"),
     [
@@ -204,6 +216,7 @@ def test_set_shared_rejects_bad_values_and_writes_nothing(values: str, message: 
         ctx.run(ctx.on.action("set-shared", params={"values": values}), published)
 
 
+@pytest.mark.modules
 def test_set_shared_before_the_peer_relation_exists_fails_clearly():
     ctx = _tester()
     with pytest.raises(testing.ActionFailed, match="does not exist"):
@@ -218,6 +231,7 @@ def _password(state: testing.State) -> str:
     return secret.latest_content["admin-password"]
 
 
+@pytest.mark.modules
 def test_the_first_leader_generates_an_admin_password_kept_in_a_secret():
     out = _tester().run(_tester().on.leader_elected(), _leader())
     password = _password(out)
@@ -225,6 +239,7 @@ def test_the_first_leader_generates_an_admin_password_kept_in_a_secret():
     assert password not in json.dumps(app_data(out))
 
 
+@pytest.mark.modules
 def test_rotate_password_sets_a_new_password_that_a_follower_sees_as_one_change():
     published = _tester().run(_tester().on.leader_elected(), _leader())
     follower = _tester(unit_id=1)
@@ -246,6 +261,7 @@ def test_rotate_password_sets_a_new_password_that_a_follower_sees_as_one_change(
     assert [e.changed for e in changed] == [frozenset({"admin_password"})]
 
 
+@pytest.mark.modules
 def test_rotate_password_fails_on_a_follower_saying_only_the_leader_can():
     published = _tester().run(_tester().on.leader_elected(), _leader())
     ctx = _tester(unit_id=1)
@@ -253,6 +269,7 @@ def test_rotate_password_fails_on_a_follower_saying_only_the_leader_can():
         ctx.run(ctx.on.action("rotate-password"), follower_state(published))
 
 
+@pytest.mark.modules
 def test_rotate_password_before_the_peer_relation_exists_fails_clearly():
     ctx = _tester()
     with pytest.raises(testing.ActionFailed, match="does not exist"):
@@ -262,6 +279,7 @@ def test_rotate_password_before_the_peer_relation_exists_fails_clearly():
 # Acknowledgements and the rollout
 
 
+@pytest.mark.modules
 def test_each_unit_acknowledges_every_revision_it_applies_once():
     leader = _tester()
     published = leader.run(leader.on.config_changed(), _leader())
@@ -288,6 +306,7 @@ def test_each_unit_acknowledges_every_revision_it_applies_once():
     assert _unit_data(again) == _unit_data(out)
 
 
+@pytest.mark.modules
 def test_the_leaders_status_counts_each_acknowledgement_as_it_hears_of_it():
     leader = _tester()
     state = leader.run(leader.on.config_changed(), _leader())
@@ -309,6 +328,7 @@ def test_the_leaders_status_counts_each_acknowledgement_as_it_hears_of_it():
     ]
 
 
+@pytest.mark.modules
 def test_a_unit_that_joins_is_pending_until_it_acknowledges():
     leader = _tester()
     state = _with_peers(leader.run(leader.on.config_changed(), _leader()), {1: _record(1)})
@@ -325,6 +345,7 @@ def test_a_unit_that_joins_is_pending_until_it_acknowledges():
     assert state.unit_status == ops.ActiveStatus("rolled out revision 1 to 3/3 units")
 
 
+@pytest.mark.modules
 def test_a_new_leader_shows_the_rollout_it_takes_over():
     leader = _tester()
     published = leader.run(leader.on.config_changed(), _leader())
@@ -339,6 +360,7 @@ def test_a_new_leader_shows_the_rollout_it_takes_over():
     assert out.unit_status == ops.ActiveStatus("rolled out revision 1 to 2/3 units")
 
 
+@pytest.mark.modules
 def test_a_new_leader_that_had_not_seen_the_revision_applies_and_acknowledges_it():
     leader = _tester()
     published = leader.run(leader.on.config_changed(), _leader())
@@ -350,6 +372,7 @@ def test_a_new_leader_that_had_not_seen_the_revision_applies_and_acknowledges_it
     assert out.unit_status == ops.ActiveStatus("rolled out revision 1 to 2/3 units")
 
 
+@pytest.mark.modules
 def test_the_leader_stays_blocked_while_units_acknowledge_and_shows_the_rollout_once_valid():
     leader = _tester()
     published = leader.run(leader.on.config_changed(), _leader())
@@ -369,6 +392,7 @@ def test_the_leader_stays_blocked_while_units_acknowledge_and_shows_the_rollout_
     assert out.unit_status == ops.ActiveStatus("rolled out revision 1 to 2/3 units")
 
 
+@pytest.mark.modules
 def test_a_changed_event_whose_view_is_none_leaves_the_unit_waiting_and_acknowledges_nothing():
     state = published_state("cluster", Shared(), peers_data={0: {}})
     follower = _tester(unit_id=1)
@@ -386,6 +410,7 @@ def test_a_changed_event_whose_view_is_none_leaves_the_unit_waiting_and_acknowle
     assert _unit_data(out) == _unit_data(seen)
 
 
+@pytest.mark.modules
 @pytest.mark.parametrize("leader", [True, False], ids=["leader", "follower"])
 def test_show_rollout_returns_the_revision_and_the_applied_and_pending_units(leader: bool):
     ctx = _tester()
@@ -410,6 +435,7 @@ def test_show_rollout_returns_the_revision_and_the_applied_and_pending_units(lea
     }
 
 
+@pytest.mark.modules
 def test_show_rollout_before_anything_is_published_says_none():
     ctx = _tester(unit_id=1)
     ctx.run(ctx.on.action("show-rollout"), testing.State(relations={peer(peers=(0,))}))
@@ -439,6 +465,7 @@ def test_without_acknowledgements_show_rollout_fails_clearly():
         ctx.run(ctx.on.action("show-rollout"), _leader())
 
 
+@pytest.mark.modules
 @pytest.mark.parametrize("config", [{}, {"log-level": "loud"}], ids=["rollout", "blocked"])
 def test_a_leader_that_loses_leadership_shows_the_config_it_applied_again(
     config: dict[str, str],

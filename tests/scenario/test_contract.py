@@ -352,6 +352,7 @@ def test_a_secret_id_key_that_holds_no_secret_id_is_a_clear_error(stored: str):
     _run(_charm(Token), testing.State(relations={peer(data, peers=(0,))}), read)
 
 
+@pytest.mark.modules
 def test_invalid_adopted_values_name_the_relation_and_no_key():
     class Bad(ops.CharmBase):
         def __init__(self, framework: ops.Framework):
@@ -370,6 +371,7 @@ def test_invalid_adopted_values_name_the_relation_and_no_key():
     _run(Bad, testing.State(relations={peer({"x": "1"}, peers=(0,))}), read)
 
 
+@pytest.mark.modules
 def test_a_failing_migrate_names_the_relation_and_the_exception_type():
     class Failing(ops.CharmBase):
         def __init__(self, framework: ops.Framework):
@@ -388,6 +390,7 @@ def test_a_failing_migrate_names_the_relation_and_the_exception_type():
     _run(Failing, testing.State(relations={peer({"x": "1"}, peers=(0,))}), read)
 
 
+@pytest.mark.modules
 def test_a_write_refused_while_legacy_keys_are_in_use_names_the_relation():
     class Colliding(ops.CharmBase):
         def __init__(self, framework: ops.Framework):
@@ -702,6 +705,7 @@ def test_without_acknowledge_or_migrate_the_leader_reads_no_unit_databag():
     assert reads == []
 
 
+@pytest.mark.modules
 def test_complete_valid_own_data_is_published_data_and_migrate_is_not_called():
     calls: list[str] = []
 
@@ -725,6 +729,7 @@ def test_complete_valid_own_data_is_published_data_and_migrate_is_not_called():
     assert calls == []
 
 
+@pytest.mark.modules
 def test_legacy_data_is_retired_once_per_leader_and_migrate_is_not_called_again():
     calls: list[str] = []
 
@@ -773,6 +778,7 @@ class MigrateOnly(ops.CharmBase):
         self.shared = LeaderConfig(self, "cluster", Shared, migrate=lambda _: None)
 
 
+@pytest.mark.modules
 def test_rollout_without_a_peer_relation_has_this_unit_pending():
     seen: list[Rollout] = []
     _run(
@@ -784,6 +790,7 @@ def test_rollout_without_a_peer_relation_has_this_unit_pending():
     assert seen == [Rollout(None, frozenset(), frozenset({"app/0"}))]
 
 
+@pytest.mark.modules
 def test_migrate_without_acknowledge_does_not_enable_acknowledgements_or_applied():
     def misuse(charm: Any) -> None:
         with pytest.raises(RuntimeError, match="acknowledge=True: pass it to use acknowledge"):
@@ -799,6 +806,7 @@ def test_migrate_without_acknowledge_does_not_enable_acknowledgements_or_applied
     assert json.loads(peer_of(out).local_unit_data["leader-config-unit"]) == {}
 
 
+@pytest.mark.modules
 def test_a_unit_record_without_an_applied_revision_applied_nothing():
     state = published_state(
         "cluster", Shared(), leader=True, peers_data={1: {"leader-config-unit": "{}"}}
@@ -808,6 +816,7 @@ def test_a_unit_record_without_an_applied_revision_applied_nothing():
     assert "app/1" in seen[0].pending
 
 
+@pytest.mark.modules
 def test_the_leaders_own_acknowledgement_counts_once_its_tally_is_built():
     state = published_state(
         "cluster", Shared(), leader=True, peers_data={1: {"leader-config-unit": '{"applied": 1}'}}

@@ -10,6 +10,8 @@ import pytest
 
 from demo.timeline import main
 
+pytestmark = pytest.mark.modules  # needs rollouts.py or adoption.py
+
 
 @pytest.fixture(scope="module")
 def demo_output() -> str:

@@ -23,6 +23,8 @@ from conftest import META, app_data, peer
 
 GENERATED: list[str] = []
 
+pytestmark = pytest.mark.modules  # needs rollouts.py or adoption.py
+
 
 def generate_password() -> pydantic.SecretStr:
     GENERATED.append("password")

@@ -16,6 +16,7 @@ from typing import Any
 
 import ops
 import pydantic
+import pytest
 from ops import testing
 
 from charms.leader_config.v0.leader_config import LeaderConfig, LeaderConfigChangedEvent, Legacy
@@ -108,6 +109,7 @@ def test_a_refresh_from_libpatch_19_regenerates_nothing_and_emits_nothing_for_an
     assert [cluster.changed_events(unit)[-1] for unit in (0, 1, 2)] == [{"log_level"}] * 3
 
 
+@pytest.mark.modules
 def test_a_refresh_from_libpatch_19_carries_records_and_tallies_over_to_the_rollouts_module():
     GENERATED.clear()
     cluster = Cluster(_charm(LIBPATCH19, acknowledge=True), META)
@@ -145,6 +147,7 @@ def _adopting(library: Any) -> type[ops.CharmBase]:
     return Charm
 
 
+@pytest.mark.modules
 def test_an_adoption_retired_on_libpatch_19_stays_retired_and_adopts_nothing_again():
     GENERATED.clear()
     legacy = {"log-level": "debug"}

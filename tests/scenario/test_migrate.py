@@ -97,6 +97,7 @@ def _password(state: testing.State, label: str) -> str:
     return secret.latest_content["password" if label == "legacy" else "admin-password"]
 
 
+@pytest.mark.modules
 def test_the_leader_adopts_old_values_publishes_them_and_leaves_the_old_keys_alone():
     ctx = testing.Context(AdoptingCharm, meta=META)
     out = ctx.run(ctx.on.upgrade_charm(), _legacy_state(leader=True))
@@ -109,6 +110,7 @@ def test_the_leader_adopts_old_values_publishes_them_and_leaves_the_old_keys_alo
     assert out.unit_status == ops.ActiveStatus("existing s4lt")
 
 
+@pytest.mark.modules
 def test_a_follower_reads_the_adopted_values_before_the_leader_has_published():
     ctx = testing.Context(AdoptingCharm, meta=META, unit_id=1)
     state = _legacy_state(leader=False, unit_id=1)
@@ -123,6 +125,7 @@ def test_a_follower_reads_the_adopted_values_before_the_leader_has_published():
     assert GENERATED == []
 
 
+@pytest.mark.modules
 def test_once_published_a_follower_reads_the_library_format_and_sees_no_change():
     leader = testing.Context(AdoptingCharm, meta=META)
     published = leader.run(leader.on.upgrade_charm(), _legacy_state(leader=True))
@@ -150,6 +153,7 @@ def test_a_raw_value_under_an_own_key_is_invalid_without_a_migration_path():
     assert caught.value.keys == ("salt",)
 
 
+@pytest.mark.modules
 def test_a_raw_value_under_an_own_key_is_adopted_and_taken_over_once_every_unit_upgraded():
     ctx = testing.Context(SameKeysCharm, meta=META)
     out = ctx.run(ctx.on.upgrade_charm(), _legacy_state(leader=True))
@@ -184,6 +188,7 @@ def test_a_raw_value_under_an_own_key_is_adopted_and_taken_over_once_every_unit_
     assert GENERATED == []
 
 
+@pytest.mark.modules
 def test_without_old_data_the_leader_publishes_and_generates_as_usual():
     ctx = testing.Context(AdoptingCharm, meta=META)
     out = ctx.run(ctx.on.leader_elected(), testing.State(leader=True, relations={peer()}))
@@ -196,6 +201,7 @@ class BadMigrationCharm(AdoptingCharm):
         return {"state": 3, "colour": "red"}
 
 
+@pytest.mark.modules
 def test_invalid_adopted_values_are_a_clear_error_and_no_hook_fails(
     caplog: pytest.LogCaptureFixture,
 ):
@@ -247,6 +253,7 @@ def _with_records(state: testing.State, *units: int, prefix: str = "lc-") -> tes
     return dataclasses.replace(state, relations={dataclasses.replace(relation, peers_data=peers)})
 
 
+@pytest.mark.modules
 def test_a_legacy_secret_holding_the_fields_content_keys_is_taken_over_not_copied():
     ctx = testing.Context(TakingOverCharm, meta=META)
     out = ctx.run(ctx.on.upgrade_charm(), _legacy_state(leader=True))
@@ -259,6 +266,7 @@ def test_a_legacy_secret_holding_the_fields_content_keys_is_taken_over_not_copie
     assert GENERATED == []
 
 
+@pytest.mark.modules
 def test_legacy_keys_are_retired_once_every_unit_runs_a_revision_that_uses_the_library():
     ctx = testing.Context(TakingOverCharm, meta=META)
     out = ctx.run(ctx.on.upgrade_charm(), _legacy_state(leader=True))
@@ -290,6 +298,7 @@ def _published_by_a_leader_that_left(*, waiting_for: int | None) -> testing.Stat
     return dataclasses.replace(out, relations={relation}, stored_states=frozenset())
 
 
+@pytest.mark.modules
 def test_a_leader_elected_on_the_old_revision_retires_legacy_data_in_its_first_hook_on_the_new():
     state = _published_by_a_leader_that_left(waiting_for=None)
     ctx = testing.Context(TakingOverCharm, meta=META, unit_id=1)
@@ -298,6 +307,7 @@ def test_a_leader_elected_on_the_old_revision_retires_legacy_data_in_its_first_h
     assert {s.id for s in out.secrets} == {LEGACY_SECRET.id}  # taken over: kept
 
 
+@pytest.mark.modules
 def test_the_last_units_record_retires_the_legacy_keys_on_a_leader_whose_stored_state_is_gone():
     state = _published_by_a_leader_that_left(waiting_for=2)
     ctx = testing.Context(TakingOverCharm, meta=META, unit_id=1)
@@ -323,6 +333,7 @@ class TakingOverByLabelCharm(TakingOverCharm):
         return Legacy(values, keys=("secrets", "cluster-state", "salt"), secret=secret)
 
 
+@pytest.mark.modules
 def test_a_legacy_secret_got_by_label_alone_is_taken_over_and_kept_when_legacy_data_retires():
     ctx = testing.Context(TakingOverByLabelCharm, meta=META)
     out = ctx.run(ctx.on.upgrade_charm(), _with_records(_legacy_state(leader=True), 1, 2))
@@ -350,6 +361,7 @@ class CopyingCharm(ops.CharmBase):
         return Legacy(values, keys=("secrets", "cluster-state", "salt"), secret=secret)
 
 
+@pytest.mark.modules
 def test_a_copied_legacy_secret_is_removed_once_every_unit_runs_the_library():
     ctx = testing.Context(CopyingCharm, meta=META)
     out = ctx.run(ctx.on.upgrade_charm(), _with_records(_legacy_state(leader=True), 1, 2))
@@ -360,6 +372,7 @@ def test_a_copied_legacy_secret_is_removed_once_every_unit_runs_the_library():
     assert GENERATED == []
 
 
+@pytest.mark.modules
 def test_a_copied_legacy_secret_juju_cannot_remove_keeps_the_legacy_keys_for_a_later_try(
     caplog: pytest.LogCaptureFixture,
 ):
@@ -386,6 +399,7 @@ def test_a_copied_legacy_secret_juju_cannot_remove_keeps_the_legacy_keys_for_a_l
     assert GENERATED == []
 
 
+@pytest.mark.modules
 def test_once_published_migrate_is_never_consulted_and_bad_own_data_is_invalid():
     calls: list[str] = []
 
@@ -411,6 +425,7 @@ def test_once_published_migrate_is_never_consulted_and_bad_own_data_is_invalid()
     assert calls == []
 
 
+@pytest.mark.modules
 def test_migrate_runs_once_per_hook_while_the_data_stays_the_same():
     calls: list[str] = []
 
@@ -432,6 +447,7 @@ class Raising(AdoptingCharm):
         raise KeyError("the legacy secret is gone")
 
 
+@pytest.mark.modules
 def test_a_migrate_function_that_raises_fails_no_hook_logs_once_and_get_chains_it(
     caplog: pytest.LogCaptureFixture,
 ):
@@ -472,6 +488,7 @@ def test_hand_written_json_under_the_schemas_keys_is_adopted_and_foreign_keys_ke
     assert app_data(out)["leader-config-revision"] == "1"
 
 
+@pytest.mark.modules
 def test_a_generated_value_the_legacy_data_lacks_is_generated_once_by_the_leader_alone():
     class Lacking(AdoptingCharm):
         def _from_legacy(self, relation: ops.Relation) -> Mapping[str, Any] | None:
@@ -526,6 +543,7 @@ class PlainSecretCharm(ops.CharmBase):
         return None if old is None else Legacy({"secret_key": old})
 
 
+@pytest.mark.modules
 def test_a_secret_field_over_legacy_plaintext_under_its_own_key_is_read_then_taken_over():
     state = testing.State(relations={peer({"secret_key": "kept-key"}, peers=(0, 2))})
     ctx = testing.Context(PlainSecretCharm, meta=META, unit_id=1)
@@ -594,6 +612,7 @@ class TakingOverWithNewFieldCharm(TakingOverCharm):
         )
 
 
+@pytest.mark.modules
 def test_a_secret_field_new_in_this_revision_is_added_to_the_legacy_secret_taken_over():
     content = {"password": "old-pass-1", "internal-ca": "CA"}
     legacy_secret = dataclasses.replace(
@@ -620,6 +639,7 @@ class ShowingCharm(AdoptingCharm):
         self.unit.status = ops.ActiveStatus(f"{sorted(event.changed)}")
 
 
+@pytest.mark.modules
 def test_a_follower_reading_through_migrate_gets_changed_when_an_old_leader_changes_a_value():
     ctx = testing.Context(ShowingCharm, meta=META, unit_id=1)
     seen = ctx.run(ctx.on.upgrade_charm(), _legacy_state(leader=False, unit_id=1))
@@ -637,6 +657,7 @@ def test_a_follower_reading_through_migrate_gets_changed_when_an_old_leader_chan
     assert not [e for e in ctx.emitted_events if isinstance(e, LeaderConfigChangedEvent)]
 
 
+@pytest.mark.modules
 @pytest.mark.parametrize("charm", [TakingOverCharm, SameKeysCharm])
 def test_a_leader_that_does_not_yet_see_every_planned_unit_keeps_the_legacy_data(
     charm: type[ops.CharmBase],

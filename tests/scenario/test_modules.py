@@ -91,6 +91,7 @@ def _nothing_to_adopt(relation: ops.Relation) -> None:
     return None
 
 
+@pytest.mark.modules
 @pytest.mark.parametrize(
     ("options", "missing", "feature"),
     [
@@ -114,6 +115,7 @@ def test_a_module_file_that_is_missing_fails_the_constructor_naming_it(
     )
 
 
+@pytest.mark.modules
 @pytest.mark.usefixtures("fresh_modules")
 def test_a_module_newer_than_its_core_fails_at_construction_naming_the_core_to_update(
     monkeypatch: pytest.MonkeyPatch,
@@ -128,6 +130,7 @@ def test_a_module_newer_than_its_core_fails_at_construction_naming_the_core_to_u
     )
 
 
+@pytest.mark.modules
 def test_a_module_older_than_its_core_can_use_fails_at_construction_naming_the_module(
     monkeypatch: pytest.MonkeyPatch,
 ):
@@ -155,6 +158,7 @@ class Acknowledging(ops.CharmBase):
         self.unit.status = ops.ActiveStatus(f"applied {event.revision}")
 
 
+@pytest.mark.modules
 @pytest.mark.usefixtures("fresh_modules")
 def test_an_older_module_works_with_a_newer_core(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(core, "MODULE_API", 2)  # the interface grew: interface 1 still works

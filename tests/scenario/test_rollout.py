@@ -178,6 +178,7 @@ def test_a_stored_revision_that_is_not_a_number_is_invalid_data_and_set_repairs_
 # Acknowledgements
 
 
+@pytest.mark.modules
 def test_acknowledge_records_the_revision_in_the_units_own_databag_once():
     state = dataclasses.replace(
         published_state("cluster", Shared(), peers_data={0: {}}), leader=False
@@ -196,6 +197,7 @@ def test_acknowledge_records_the_revision_in_the_units_own_databag_once():
     assert app_data(out) == dict(peer_of(state).local_app_data)  # a follower writes no app data
 
 
+@pytest.mark.modules
 def test_acknowledge_before_anything_is_published_records_nothing():
     state = testing.State(relations={peer(peers=(0,))})
 
@@ -230,6 +232,7 @@ def test_without_acknowledge_or_migrate_no_unit_data_is_ever_written():
         assert set(cluster.unit_data(unit)) == set(JUJU_UNIT_KEYS)
 
 
+@pytest.mark.modules
 def test_rollout_is_an_immutable_value_counting_the_units_in_the_relation_and_this_one():
     state = published_state(
         "cluster", Shared(), peers_data={0: _record(1), 2: _record(0), 3: {}}, leader=False
@@ -245,6 +248,7 @@ def test_rollout_is_an_immutable_value_counting_the_units_in_the_relation_and_th
         rollout.revision = 2  # pyright: ignore[reportAttributeAccessIssue]
 
 
+@pytest.mark.modules
 def test_a_unit_record_that_is_not_json_or_juju_keys_alone_count_as_no_record():
     state = published_state(
         "cluster", Shared(), peers_data={0: {RECORD: "garbage"}, 2: {"ingress-address": "x"}}
@@ -257,6 +261,7 @@ def test_a_unit_record_that_is_not_json_or_juju_keys_alone_count_as_no_record():
 # The applied event, on the leader
 
 
+@pytest.mark.modules
 def test_applied_fires_once_when_the_last_unit_acknowledges_in_its_relation_changed():
     cluster = Cluster(AckCharm, META)
     cluster.deploy(3)
@@ -271,6 +276,7 @@ def test_applied_fires_once_when_the_last_unit_acknowledges_in_its_relation_chan
     assert cluster.state(0).unit_status == ops.ActiveStatus("applied 2")
 
 
+@pytest.mark.modules
 def test_applied_does_not_fire_again_for_the_same_revision():
     state = published_state(
         "cluster", Shared(), leader=True, peers_data={1: _record(1), 2: _record(1)}
@@ -282,6 +288,7 @@ def test_applied_does_not_fire_again_for_the_same_revision():
         assert _applied_events(ctx) == []
 
 
+@pytest.mark.modules
 def test_a_departed_unit_is_not_pending_and_its_departure_can_complete_a_rollout():
     state = published_state("cluster", Shared(), leader=True, peers_data={1: _record(1), 2: {}})
     out, ctx = _run(AckCharm, state, lambda c: c.shared.acknowledge())
@@ -293,6 +300,7 @@ def test_a_departed_unit_is_not_pending_and_its_departure_can_complete_a_rollout
     assert _applied_events(ctx) == [1]
 
 
+@pytest.mark.modules
 def test_a_unit_that_joins_later_is_pending_until_it_acknowledges():
     state = published_state("cluster", Shared(), leader=True, peers_data={1: _record(1)})
     out, ctx = _run(AckCharm, state, lambda c: c.shared.acknowledge())
@@ -318,6 +326,7 @@ class MigratingCharm(ops.CharmBase):
         self.shared = LeaderConfig(self, "cluster", Shared, migrate=lambda _: None)
 
 
+@pytest.mark.modules
 def test_a_unit_whose_stored_state_is_gone_keeps_the_acknowledgement_in_its_databag():
     state = published_state("cluster", Shared(), peers_data={0: {}}, leader=False)
     relation = peer_of(state)
@@ -330,6 +339,7 @@ def test_a_unit_whose_stored_state_is_gone_keeps_the_acknowledgement_in_its_data
     assert peer_of(out).local_unit_data[RECORD] == json.dumps({"applied": 1})
 
 
+@pytest.mark.modules
 def test_the_leaders_own_departure_leaves_its_rollout_as_it_was():
     # The leader is app/1 here: scenario reads a departing unit 0 as none given.
     state = published_state("cluster", Shared(), leader=True, peers_data={0: _record(1)})
@@ -364,12 +374,14 @@ def _leader_and_peer_both_applied_revision_1() -> testing.State:
     return dataclasses.replace(state, relations={relation})
 
 
+@pytest.mark.modules
 def test_without_acknowledge_applied_never_fires_even_over_recorded_acknowledgements():
     state = _leader_and_peer_both_applied_revision_1()
     _, ctx = _run(MigratingCharm, state, event=lambda c, _: c.on.leader_elected())
     assert _applied_events(ctx) == []
 
 
+@pytest.mark.modules
 def test_the_leaders_hook_for_one_acknowledgement_reads_only_that_units_databag():
     peers = {unit: _record(1) for unit in range(1, 20)}
     state = published_state("cluster", Shared(), leader=True, peers_data=peers)
@@ -382,6 +394,7 @@ def test_the_leaders_hook_for_one_acknowledgement_reads_only_that_units_databag(
     assert reads == ["app/7"]
 
 
+@pytest.mark.modules
 def test_a_new_leader_rebuilds_its_tally_from_every_units_record():
     peers: Mapping[int, dict[str, str]] = {1: _record(1), 2: _record(1)}
     state = published_state("cluster", Shared(), leader=True, peers_data=dict(peers))
@@ -400,12 +413,14 @@ class QuietAckCharm(ops.CharmBase):
         self.shared = LeaderConfig(self, "cluster", Shared, acknowledge=True)
 
 
+@pytest.mark.modules
 def test_a_new_leader_fires_applied_in_its_election_hook_for_a_complete_rollout():
     state = _leader_and_peer_both_applied_revision_1()
     _, ctx = _run(QuietAckCharm, state, event=lambda c, _: c.on.leader_elected())
     assert _applied_events(ctx) == [1]
 
 
+@pytest.mark.modules
 def test_a_leader_whose_stored_state_is_gone_fires_applied_in_a_hook_where_it_reads_the_rollout():
     state = dataclasses.replace(_leader_and_peer_both_applied_revision_1(), stored_states=set())
     complete: list[bool] = []
@@ -414,6 +429,7 @@ def test_a_leader_whose_stored_state_is_gone_fires_applied_in_a_hook_where_it_re
     assert _applied_events(ctx) == [1]
 
 
+@pytest.mark.modules
 def test_a_leader_with_ack_that_writes_a_value_back_emits_the_new_revision_naming_no_field():
     state = _leader_and_peer_both_applied_revision_1()
     handled, _ = _run(AckCharm, state, event=lambda c, _: c.on.leader_elected())
@@ -428,6 +444,7 @@ def test_a_leader_with_ack_that_writes_a_value_back_emits_the_new_revision_namin
     assert peer_of(out).local_unit_data[RECORD] == json.dumps({"applied": 3})
 
 
+@pytest.mark.modules
 def test_a_leader_that_does_not_yet_see_every_planned_unit_holds_applied_back():
     # A new leader whose relation-joined hook for unit 1 has not run yet.
     joined = dataclasses.replace(_leader_and_peer_both_applied_revision_1(), planned_units=2)
@@ -449,6 +466,7 @@ def test_a_leader_that_does_not_yet_see_every_planned_unit_holds_applied_back():
     assert _applied_events(ctx) == [1]
 
 
+@pytest.mark.modules
 def test_a_unit_removed_before_it_acknowledged_no_longer_holds_the_rollout_back():
     cluster = Cluster(AckCharm, META)
     cluster.deploy(2)
@@ -471,6 +489,7 @@ class Plain(pydantic.BaseModel):
     x: int = 1
 
 
+@pytest.mark.modules
 def test_with_acknowledgements_a_new_revision_alone_is_a_change_naming_no_field():
     data = {"log_level": '"info"', "members": "[]"}  # published before revisions were numbered
     state = testing.State(relations={peer(data, peers=(0,))})
@@ -515,6 +534,7 @@ class SecretAckCharm(ops.CharmBase):
         self.shared = LeaderConfig(self, "cluster", SecretShared, acknowledge=True)
 
 
+@pytest.mark.modules
 def test_the_revision_and_the_leaders_rollout_read_no_secret_and_validate_nothing():
     config = SecretShared(token=pydantic.SecretStr("t-1"))
     state = published_state("cluster", config, leader=True, peers_data={1: _record(1)})
@@ -533,6 +553,7 @@ def test_the_revision_and_the_leaders_rollout_read_no_secret_and_validate_nothin
     assert seen == [1, Rollout(1, frozenset({"app/1"}), frozenset({"app/0"}))]
 
 
+@pytest.mark.modules
 def test_a_planned_unit_removed_before_it_ever_joined_holds_applied_back_no_longer():
     # Juju planned unit 2, which never joined the relation, then removed it.
     planned = dataclasses.replace(_leader_and_peer_both_applied_revision_1(), planned_units=3)
@@ -558,6 +579,7 @@ def goal_state(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     return units
 
 
+@pytest.mark.modules
 def test_a_dying_unit_does_not_stand_in_for_a_new_one_that_has_not_joined(
     goal_state: dict[str, str],
 ):
@@ -584,6 +606,7 @@ class BeforeAcknowledgements(ops.CharmBase):
         self.shared = LeaderConfig(self, "cluster", Shared)
 
 
+@pytest.mark.modules
 def test_units_upgraded_to_acknowledgements_acknowledge_the_revision_they_run():
     published = published_state("cluster", Shared(log_level="debug"), peers_data={0: {}})
     relation = peer_of(published)
@@ -596,6 +619,7 @@ def test_units_upgraded_to_acknowledgements_acknowledge_the_revision_they_run():
     assert [e for e in ctx.emitted_events if isinstance(e, LeaderConfigChangedEvent)] == []
 
 
+@pytest.mark.modules
 def test_an_upgraded_unit_that_acknowledged_before_keeps_its_own_record():
     published = published_state("cluster", Shared(log_level="debug"), peers_data={0: {}})
     ran, _ = _run(QuietAckCharm, published, event=_changed_from(0), unit_id=1)
@@ -605,6 +629,7 @@ def test_an_upgraded_unit_that_acknowledged_before_keeps_its_own_record():
     assert peer_of(out).local_unit_data[RECORD] == json.dumps({"applied": 0})
 
 
+@pytest.mark.modules
 def test_an_upgrade_that_turns_acknowledgements_on_completes_the_rollout_of_the_current_revision():
     cluster = Cluster(type("Charm", (BeforeAcknowledgements,), {}), META)
     cluster.deploy(3)

@@ -210,6 +210,7 @@ class Adopting(ops.CharmBase):
         return None if raw is None else Legacy({"log_level": raw}, keys=("log-level",))
 
 
+@pytest.mark.modules
 def test_in_an_adopting_hook_get_after_the_leaders_own_update_returns_the_written_value():
     state = testing.State(leader=True, relations={peer({"log-level": "info"}, peers=())})
     seen: list[Any] = []
@@ -224,6 +225,7 @@ def test_in_an_adopting_hook_get_after_the_leaders_own_update_returns_the_writte
     assert app_data(out)[REVISION] == "1"
 
 
+@pytest.mark.modules
 @pytest.mark.parametrize("write", ["update", "set"])
 def test_in_an_action_the_leaders_first_write_while_adopting_works(write: str):
     state = testing.State(leader=True, relations={peer({"log-level": "debug"}, peers=())})
@@ -240,6 +242,7 @@ def test_in_an_action_the_leaders_first_write_while_adopting_works(write: str):
     assert "log-level" not in data  # a one-unit application: retired at once
 
 
+@pytest.mark.modules
 def test_after_a_failed_write_while_adopting_get_returns_what_is_stored():
     state = testing.State(leader=True, relations={peer({"log-level": "debug"}, peers=())})
     seen: list[Any] = []
@@ -261,6 +264,7 @@ def test_after_a_failed_write_while_adopting_get_returns_what_is_stored():
     assert seen == [Shared(log_level="debug"), Shared(log_level="debug")]
 
 
+@pytest.mark.modules
 def test_complete_but_undecodable_own_keys_are_adopted_and_published_at_the_end_of_the_hook():
     legacy = {"log_level": "debug", "members": "a,b", "log-level": "debug"}  # raw, not JSON
     state = testing.State(leader=True, relations={peer(legacy, peers=())})
@@ -350,6 +354,7 @@ class AdoptingAck(Adopting):
         self.shared = LeaderConfig(self, "cluster", Shared, migrate=self._legacy, acknowledge=True)
 
 
+@pytest.mark.modules
 @pytest.mark.parametrize(
     ("charm", "numbered"),
     [(SharedCharm, True), (SharedCharm, False), (AdoptingAck, True)],
@@ -369,6 +374,7 @@ def test_a_leaders_hook_on_complete_data_it_handled_does_no_validation(
     assert (calls, events) == ([], [])
 
 
+@pytest.mark.modules
 def test_with_acknowledgements_a_same_meaning_rewrite_emits_nothing():
     follower = published_state("cluster", Shared(members=["a"]), peers_data={0: {}})
     handled, first = _run(AdoptingAck, follower, hook="relation_changed")

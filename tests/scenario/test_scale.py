@@ -14,6 +14,8 @@ from benchmarks.fleet import BASELINE_ACK, RolloutResult, rollout
 
 SIZES = (10, 40)
 
+pytestmark = pytest.mark.modules  # needs rollouts.py or adoption.py
+
 
 @pytest.fixture(scope="module")
 def rollouts() -> dict[int, RolloutResult]:

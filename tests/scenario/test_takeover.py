@@ -20,6 +20,8 @@ from charms.leader_config.v0.leader_config import LeaderConfig, LeaderConfigChan
 from charms.leader_config.v0.testing import config_from_state
 from conftest import META, app_data, peer, peer_of
 
+pytestmark = pytest.mark.modules  # needs rollouts.py or adoption.py
+
 
 class Admin(pydantic.BaseModel):
     password: pydantic.SecretStr

@@ -252,6 +252,7 @@ def _leader_writes(state: testing.State, token: str) -> testing.State:
         return mgr.run()
 
 
+@pytest.mark.modules
 def test_follower_state_keeps_the_followers_own_secrets_and_gives_it_none_of_the_leaders():
     leader_out = _installed(0, leader=True, peers={1: {}})
     leader_out = _leader_writes(leader_out, "t-2")
@@ -265,6 +266,7 @@ def test_follower_state_keeps_the_followers_own_secrets_and_gives_it_none_of_the
     assert _private_keys(out) == ["key-of-app/1"]
 
 
+@pytest.mark.modules
 def test_follower_state_keeps_the_followers_committed_unit_databag_not_the_leaders_view_of_it():
     leader_out = _leader_writes(_installed(0, leader=True, peers={1: {}}), "t-2")
     ctx = _key_context(1)
@@ -278,6 +280,7 @@ def test_follower_state_keeps_the_followers_committed_unit_databag_not_the_leade
     assert dict(_relation(state).local_unit_data) == record
 
 
+@pytest.mark.modules
 def test_follower_state_keeps_the_secret_revision_the_follower_tracks_and_shows_the_latest():
     first = _leader_writes(_installed(0, leader=True, peers={1: {}}), "t-1")
     ctx = _key_context(1)
@@ -293,6 +296,7 @@ def test_follower_state_keeps_the_secret_revision_the_follower_tracks_and_shows_
         mgr.run()
 
 
+@pytest.mark.modules
 def test_follower_state_gives_a_follower_new_to_a_secret_its_latest_revision():
     rotated = _leader_writes(
         _leader_writes(_installed(0, leader=True, peers={1: {}}), "t-2"), "t-3"
@@ -336,6 +340,7 @@ LEGACY_SECRET = testing.Secret({"password": "kept-pass"}, owner="app", label="ad
 LEGACY = {"salt": "s4lt", "cluster-state": "existing", "admin-secret-id": LEGACY_SECRET.id}
 
 
+@pytest.mark.modules
 def test_config_from_state_reads_legacy_values_through_migrate_as_a_follower_does():
     state = testing.State(
         relations={testing.PeerRelation("cluster", local_app_data=LEGACY, peers_data={0: {}})},
@@ -357,6 +362,7 @@ def test_config_from_state_reads_legacy_values_through_migrate_as_a_follower_doe
 # The unit databag of a peer that runs a revision that uses the library
 
 
+@pytest.mark.modules
 def test_a_peer_with_upgraded_peer_data_counts_as_running_a_revision_that_uses_the_library():
     peers = {1: upgraded_peer_data(), 2: upgraded_peer_data()}
     relation = testing.PeerRelation("cluster", local_app_data=LEGACY, peers_data=peers)
@@ -369,6 +375,7 @@ def test_a_peer_with_upgraded_peer_data_counts_as_running_a_revision_that_uses_t
     assert "cluster-state" not in _relation(out).local_app_data  # and retired
 
 
+@pytest.mark.modules
 def test_a_peer_with_no_record_counts_as_running_the_old_revision():
     relation = testing.PeerRelation("cluster", local_app_data=LEGACY, peers_data={1: {}})
     state = testing.State(leader=True, relations={relation}, secrets={LEGACY_SECRET})
@@ -377,6 +384,7 @@ def test_a_peer_with_no_record_counts_as_running_the_old_revision():
     assert dict(_relation(out).local_app_data) == LEGACY  # left alone for unit 1
 
 
+@pytest.mark.modules
 def test_upgraded_peer_data_is_what_an_upgraded_unit_writes_in_its_first_hook():
     ctx = testing.Context(AdoptingCharm, meta=META, unit_id=1)
     relation = testing.PeerRelation(
@@ -388,6 +396,7 @@ def test_upgraded_peer_data_is_what_an_upgraded_unit_writes_in_its_first_hook():
     assert upgraded_peer_data("v2-").keys() == {"v2-leader-config-unit"}
 
 
+@pytest.mark.modules
 @pytest.mark.parametrize(("applied", "complete"), [(0, False), (1, True), (2, True)])
 def test_a_peer_with_upgraded_peer_data_applied_n_counts_as_having_applied_revision_n(
     applied: int, complete: bool

@@ -183,6 +183,7 @@ def _deploy(old: type[OldCharm]) -> tuple[Cluster[Any], str]:
 ORDERS = {"leader-first": [0, 1, 2], "leader-last": [1, 2, 0]}
 
 
+@pytest.mark.modules
 @pytest.mark.parametrize("order", ORDERS.values(), ids=ORDERS.keys())
 @pytest.mark.parametrize("old", [OldCharm, OldByLabel], ids=["by-id", "by-label"])
 def test_a_generated_password_in_a_legacy_secret_is_taken_over_never_regenerated(
@@ -202,6 +203,7 @@ def test_a_generated_password_in_a_legacy_secret_is_taken_over_never_regenerated
     assert json.loads(data["lc-salt"]) == expected.split()[2]
 
 
+@pytest.mark.modules
 @pytest.mark.parametrize("order", ORDERS.values(), ids=ORDERS.keys())
 def test_plaintext_under_the_schemas_own_keys_is_taken_over_once_every_unit_upgraded(
     order: list[int],
@@ -241,6 +243,7 @@ class WithCookie(Kept):
     cookie: str = pydantic.Field(default_factory=_generated_cookie)
 
 
+@pytest.mark.modules
 def test_a_value_the_legacy_data_lacks_is_generated_once_at_the_takeover():
     cluster, _ = _deploy(OldCharm)
     cluster.upgrade(1, NewMoreGenerated)
@@ -354,6 +357,7 @@ class NewAcknowledging(NewCharm):
         self.shared.acknowledge()
 
 
+@pytest.mark.modules
 def test_after_an_adoption_every_unit_acknowledges_the_first_published_revision():
     cluster, _ = _deploy(OldCharm)
     for unit in (1, 2, 0):
