@@ -1,20 +1,18 @@
-"""Test helpers for charms that use `charms.leader_config.v0.leader_config`: docs/testing.md.
+"""Test helpers for charms that use `charms.leader_config.v0.leader_config` (docs/testing.md).
 
-For ops.testing: `published_state`, `peer_relation`, `follower_state`, `config_from_state`
-and `upgraded_peer_data`; for Harness: `publish_to_harness` and `config_from_harness`.
 Each runs a real `LeaderConfig`, through the core's public names only, in a throwaway
-ops.testing run of a minimal charm (cached by the values it is given), so that it writes
-and reads what the library does, whatever LIBPATCH each file is at.
+ops.testing run of a minimal charm (cached by the values it is given).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import importlib
 import json
 import logging
 from collections.abc import Callable, Hashable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias, TypeVar, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
 
 import ops
 import pydantic
@@ -23,6 +21,13 @@ from charms.leader_config.v0.leader_config import LeaderConfig, Legacy
 
 if TYPE_CHECKING:
     from ops import testing
+else:
+
+    class _OpsTesting:  # `ops.testing`, imported when a helper first uses it
+        def __getattr__(self, name: str) -> Any:
+            return getattr(importlib.import_module("ops.testing"), name)
+
+    testing = _OpsTesting()
 
 LIBID = "9e3b6a1f5c2d4e8b9a7f0c1d2e3f4a5b"
 LIBAPI = 0
@@ -31,8 +36,8 @@ PYDEPS = ["pydantic>=2,<3"]
 
 ConfigT = TypeVar("ConfigT", bound=pydantic.BaseModel)
 _R = TypeVar("_R")
-_Migrate: TypeAlias = "Callable[[Any, ops.Relation], Legacy | Mapping[str, Any] | None]"
-_Published: TypeAlias = "tuple[frozenset[tuple[str, str]], testing.Secret | None]"
+_Migrate = Callable[[Any, ops.Relation], "Legacy | Mapping[str, Any] | None"]
+_Data = frozenset[tuple[str, str]]  # a databag, hashable
 # Wire-format keys (after the prefix), frozen within v0; checked against what the core does.
 _REVISION_KEY, _ID_KEY = "leader-config-revision", "secret-id"
 _DRIFTED = "leader_config no longer {} as documented: update charms.leader_config.v0.testing"
@@ -42,22 +47,18 @@ _APP_OWNED = ("app", "application")  # scenario 7 can show the charm's app secre
 def peer_relation(
     relation_name: str, config: pydantic.BaseModel, *, prefix: str = "", **relation_args: Any
 ) -> tuple[testing.PeerRelation, frozenset[testing.Secret]]:
-    """The peer relation, and the secrets, holding `config` as the leader publishes it.
+    """Return the peer relation holding `config` as the leader publishes it, and its secrets.
 
     Args:
         relation_name: the peer endpoint.
-        config: the config to hold.
+        config: the config; the relation is at config revision 1, and the secrets are the
+            app secret of its secret fields, labelled as the library labels it (if any).
         prefix: the `prefix` the charm gives its `LeaderConfig`.
         relation_args: for `testing.PeerRelation` (`peers_data`, `id`, `local_app_data`...).
-
-    Returns:
-        The relation at config revision 1, and the app secret of the secret fields, if any.
 
     Raises:
         ValueError: if the library refuses `config` (invalid, or a secret over Juju's limit).
     """
-    from ops import testing
-
     data, secret = _published(relation_name, config, prefix)
     local_app_data = {**relation_args.pop("local_app_data", {}), **dict(data)}
     relation = testing.PeerRelation(relation_name, local_app_data=local_app_data, **relation_args)
@@ -73,29 +74,24 @@ def published_state(
     state: testing.State | None = None,
     **relation_args: Any,
 ) -> testing.State:
-    """A state whose peer relation holds `config` as the leader publishes it.
+    """Return a state whose peer relation holds `config` as the leader publishes it.
 
     Args:
         relation_name: the peer endpoint.
-        config: the config to hold.
+        config: the config (at config revision 1).
         leader: whether the unit under test is the leader.
         prefix: the `prefix` the charm gives its `LeaderConfig`.
         state: a state to start from (its relation on `relation_name` is replaced).
         relation_args: as for `peer_relation`; a follower's `peers_data` names the leader.
 
-    Returns:
-        The state, at config revision 1.
-
     Raises:
         ValueError: as `peer_relation`.
     """
-    from ops import testing
-
     base = state or testing.State()
     relation, secrets = peer_relation(relation_name, config, prefix=prefix, **relation_args)
     others = {r for r in base.relations if r.endpoint != relation_name}
-    relations, all_secrets = frozenset({*others, relation}), frozenset({*base.secrets, *secrets})
-    return dataclasses.replace(base, leader=leader, relations=relations, secrets=all_secrets)
+    relations, secrets = frozenset({*others, relation}), frozenset({*base.secrets, *secrets})
+    return dataclasses.replace(base, leader=leader, relations=relations, secrets=secrets)
 
 
 def follower_state(
@@ -106,11 +102,11 @@ def follower_state(
     leader_id: int = 0,
     state: testing.State | None = None,
 ) -> testing.State:
-    """The state a follower starts from once the leader's output state is committed.
+    """Return the state a follower starts from once the leader's output state is committed.
 
-    It keeps its own unit databag, stored state, secrets and tracked revisions from `state`,
-    and gets what the commit shows it: the app databag, the leader's unit databag and view
-    of the other peers, and the app secrets' latest content.
+    It keeps its own unit databag, stored state, secrets and tracked revisions, and gets
+    what the commit shows it: the app databag, the leader's unit databag and view of the
+    other peers, and the app secrets' latest content.
 
     Args:
         leader_out: the leader's output state.
@@ -120,14 +116,9 @@ def follower_state(
         state: the follower's own last output state; without it, the follower's unit
             databag is what the leader saw of it.
 
-    Returns:
-        The follower's state.
-
     Raises:
         TypeError: if `relation_name` is not a peer relation in `leader_out`.
     """
-    from ops import testing
-
     (relation,) = leader_out.get_relations(relation_name)
     if not isinstance(relation, testing.PeerRelation):
         raise TypeError(f"{relation_name!r} is not a peer relation in {leader_out!r}")
@@ -139,12 +130,11 @@ def follower_state(
         local_unit_data=own[0].local_unit_data if own else relation.peers_data.get(unit_id, {}),
         peers_data={**peers, leader_id: relation.local_unit_data},
     )
-    others = {r for r in base.relations if r.endpoint != relation_name}
     tracked = {secret.id: secret.tracked_content for secret in base.secrets}
     secrets = {s for s in base.secrets if s.owner not in _APP_OWNED} | {
         _secret(s, tracked.get(s.id)) for s in leader_out.secrets if s.owner in _APP_OWNED
     }
-    relations = frozenset({*others, followed})
+    relations = frozenset({*(r for r in base.relations if r.endpoint != relation_name), followed})
     return dataclasses.replace(base, leader=False, relations=relations, secrets=frozenset(secrets))
 
 
@@ -156,19 +146,16 @@ def config_from_state(
     prefix: str = "",
     migrate: Callable[[Any, ops.Relation], Legacy | Mapping[str, Any] | None] | None = None,
 ) -> ConfigT | None:
-    """Read the config that a (usually output) state holds, as a follower reads it.
+    """Return the config that a state holds as a follower reads it, or None if there is none.
 
     Args:
-        state: the state to read.
+        state: the state to read (usually an output state), secrets at their latest revision.
         relation_name: the peer endpoint.
         schema: the pydantic model of the config.
         prefix: the `prefix` the charm gives its `LeaderConfig`.
         migrate: the charm's `migrate`, unbound (`MyCharm.legacy`), to read an adoption:
             called with a throwaway charm (a model, app and unit only) and the relation,
-            it sees the state's secrets but a unit's.
-
-    Returns:
-        The config (secrets at their latest revision), or None if nothing is published.
+            it sees the state's secrets, except those of a unit.
 
     Raises:
         InvalidConfigError: if the stored data cannot be decoded or validated.
@@ -176,40 +163,25 @@ def config_from_state(
         PendingFieldsError: if the data lacks values that only the leader generates.
         LeaderConfigError: if `migrate` raised (chained).
     """
-    from ops import testing
-
     relations = state.get_relations(relation_name)
     if not relations:
         return None
-    relation = relations[0]
-    peers: Mapping[int, Mapping[str, str]] = {}
-    if isinstance(relation, testing.PeerRelation):
-        peers = relation.peers_data
-    followed = testing.PeerRelation(
-        relation_name,
-        id=relation.id,
-        local_app_data=relation.local_app_data,
-        local_unit_data=relation.local_unit_data,
-        peers_data=peers,
-    )
+    relation, spec = relations[0], _Spec(relation_name, schema, prefix, migrate)
+    peers = getattr(relation, "peers_data", {})  # none in a relation that is no peer one
     secrets = {_secret(secret) for secret in state.secrets if secret.owner != "unit"}
-    spec = _Spec(relation_name, schema, prefix, migrate, unit_id=_free_unit(peers))
-    config = _read(spec, testing.State(relations={followed}, secrets=secrets))
-    return config if isinstance(config, schema) else None
+    data = relation.local_app_data, relation.local_unit_data
+    return _read(schema, spec, relation.id, *data, peers, secrets)
 
 
 def upgraded_peer_data(prefix: str = "", *, applied: int | None = None) -> dict[str, str]:
-    """The unit databag of a peer that runs a revision that uses this library.
+    """Return the unit databag of a peer that runs a revision that uses this library.
 
-    The record it writes in its first hook when its charm gives `migrate` (the leader
-    retires legacy data once every unit has one); with `applied=N`, once it acknowledged N.
+    A new dict on each call: the record such a unit writes in its first hook when its charm
+    gives `migrate` (the leader retires legacy data once every unit has one).
 
     Args:
         prefix: the `prefix` the charm gives its `LeaderConfig`.
-        applied: the config revision the peer acknowledged, if any.
-
-    Returns:
-        The databag (a new dict on each call), for `peers_data`.
+        applied: a config revision that the peer acknowledged, if any.
 
     Raises:
         ValueError: if `applied` is negative.
@@ -222,7 +194,7 @@ def upgraded_peer_data(prefix: str = "", *, applied: int | None = None) -> dict[
 def publish_to_harness(
     harness: Any, relation_name: str, config: pydantic.BaseModel, *, prefix: str = ""
 ) -> None:
-    """Put `config` into a Harness's peer relation, as the leader publishes it.
+    """Put `config` into a Harness's peer relation as the leader publishes it.
 
     One revision above the stored one, adding the relation if need be. The secret fields go
     into a new revision of the library's secret if the unit leads, else into a new secret
@@ -265,7 +237,7 @@ def config_from_harness(
     prefix: str = "",
     migrate: Callable[[Any, ops.Relation], Legacy | Mapping[str, Any] | None] | None = None,
 ) -> ConfigT | None:
-    """Read the config that a Harness's peer relation holds, as a follower reads it.
+    """Return the config that a Harness holds, as `config_from_state` does.
 
     Args:
         harness: the `ops.testing.Harness`.
@@ -274,32 +246,20 @@ def config_from_harness(
         prefix: the `prefix` the charm gives its `LeaderConfig`.
         migrate: as for `config_from_state`; it sees the secrets that the app databag names.
 
-    Returns:
-        As `config_from_state`.
-
     Raises:
-        As `config_from_state`.
+        LeaderConfigError: as `config_from_state`.
     """
-    from ops import testing
-
     model, relation = harness.model, harness.model.get_relation(relation_name)
     if relation is None:
         return None
     data = functools.partial(harness.get_relation_data, relation.id)
     app_data: dict[str, str] = dict(data(model.app.name))
     peers = {_unit_number(unit.name): dict(data(unit.name)) for unit in relation.units}
-    followed = testing.PeerRelation(
-        relation_name,
-        id=relation.id,
-        local_app_data=app_data,
-        local_unit_data=dict(data(model.unit.name)),
-        peers_data=peers,
-    )
-    secrets = _harness_secrets(harness, app_data.values())
-    unit_id = _free_unit(peers, _unit_number(model.unit.name))
+    unit_id = _unit_number(model.unit.name)
     spec = _Spec(relation_name, schema, prefix, migrate, app=model.app.name, unit_id=unit_id)
-    config = _read(spec, testing.State(relations={followed}, secrets=secrets))
-    return config if isinstance(config, schema) else None
+    secrets = _harness_secrets(harness, app_data.values())
+    unit_data = dict(data(model.unit.name))
+    return _read(schema, spec, relation.id, app_data, unit_data, peers, secrets)
 
 
 # Throwaway runs, cached by what they are given
@@ -320,10 +280,8 @@ class _Spec(NamedTuple):
 
 @dataclasses.dataclass(frozen=True)
 class _Run:
-    """What to make, found in the cache by `key` (a failure is not kept)."""
-
     key: Hashable
-    make: Callable[[], Any] = dataclasses.field(compare=False)
+    make: Callable[[], Any] = dataclasses.field(compare=False)  # a failure is not kept
 
 
 @functools.lru_cache(maxsize=512)
@@ -335,7 +293,6 @@ def _run(
     spec: _Spec, state: testing.State, work: Callable[[LeaderConfig[Any]], _R]
 ) -> tuple[_R, testing.State]:
     """What `work` returns, given the throwaway charm's `LeaderConfig`, and the output state."""
-    from ops import testing
 
     class LeaderConfigTestCharm(ops.CharmBase):
         def __init__(self, framework: ops.Framework):
@@ -363,15 +320,16 @@ def _run(
     return result, out
 
 
-def _published(relation_name: str, config: pydantic.BaseModel, prefix: str) -> _Published:
+def _published(
+    relation_name: str, config: pydantic.BaseModel, prefix: str
+) -> tuple[_Data, testing.Secret | None]:
     """What the leader's first write of `config` puts in the app databag, and its secret."""
-    from ops import testing
 
-    def publish() -> _Published:
+    def publish() -> tuple[_Data, testing.Secret | None]:
         state = testing.State(leader=True, relations={testing.PeerRelation(relation_name)})
         out = _run(spec, state, lambda shared: shared.set(config))[1]
-        data: Mapping[str, str] = out.get_relations(relation_name)[0].local_app_data
-        return frozenset(data.items()), next((_secret(s) for s in out.secrets), None)
+        secret = next((_secret(s) for s in out.secrets), None)
+        return _frozen(out.get_relations(relation_name)[0].local_app_data), secret
 
     spec = _Spec(relation_name, type(config), prefix)
     try:  # a key that tells apart configs that the library encodes apart
@@ -381,21 +339,40 @@ def _published(relation_name: str, config: pydantic.BaseModel, prefix: str) -> _
     secrets = {k: v.get_secret_value() for k, v in config if isinstance(v, pydantic.SecretStr)}
     # repr tells apart values that dump alike, such as a set and a list in a union.
     key = json.dumps([repr(config), dumped, secrets], sort_keys=True, default=repr)
-    return cast("_Published", _cached(_Run(("publish", spec, key), publish)))
+    return cast(
+        "tuple[_Data, testing.Secret | None]", _cached(_Run(("publish", spec, key), publish))
+    )
 
 
-def _read(spec: _Spec, state: testing.State) -> pydantic.BaseModel | None:
-    """A copy of what a follower's `get()` returns."""
+def _read(
+    schema: type[ConfigT],
+    spec: _Spec,
+    relation_id: int,
+    app_data: Mapping[str, str],
+    unit_data: Mapping[str, str],
+    peers: Mapping[int, Mapping[str, str]],
+    secrets: Iterable[testing.Secret],
+) -> ConfigT | None:
+    """A copy of what the `get()` of a follower that sees these databags and secrets returns."""
+    if spec.unit_id in peers:
+        spec = spec._replace(unit_id=min(set(range(len(peers) + 1)) - peers.keys()))
+    relation = testing.PeerRelation(
+        spec.relation_name,
+        id=relation_id,
+        local_app_data=app_data,
+        local_unit_data=unit_data,
+        peers_data=peers,
+    )
+    state = testing.State(relations={relation}, secrets=frozenset(secrets))
+    seen = repr((relation, sorted(state.secrets, key=lambda secret: secret.id)))
     get = functools.partial(_run, spec, state, lambda shared: shared.get())
-    seen = repr((state.relations, sorted(state.secrets, key=lambda secret: secret.id)))
-    config: pydantic.BaseModel | None = _cached(_Run(("read", spec, seen), get))[0]
-    return None if config is None else config.model_copy(deep=True)
+    config = _cached(_Run(("read", spec, seen), get))[0]
+    return config.model_copy(deep=True) if isinstance(config, schema) else None
 
 
 @functools.lru_cache(maxsize=64)
-def _unit_record(prefix: str, applied: int | None) -> frozenset[tuple[str, str]]:
+def _unit_record(prefix: str, applied: int | None) -> _Data:
     """A unit's databag after its first hook with `migrate`, or once it acknowledged `applied`."""
-    from ops import testing
 
     def acknowledge(shared: LeaderConfig[Any]) -> None:
         if applied is not None and shared.revision != applied:
@@ -410,14 +387,11 @@ def _unit_record(prefix: str, applied: int | None) -> frozenset[tuple[str, str]]
     app_data = {} if adopting else {prefix + _REVISION_KEY: str(applied)}
     relation = testing.PeerRelation("peers", local_app_data=app_data, local_unit_data={})
     out = _run(spec, testing.State(relations={relation}), acknowledge)[1]
-    data: Mapping[str, str] = out.get_relations("peers")[0].local_unit_data
-    return frozenset(data.items())
+    return _frozen(out.get_relations("peers")[0].local_unit_data)
 
 
 def _secret(secret: testing.Secret, tracked: Mapping[str, str] | None = None) -> testing.Secret:
     """A copy of `secret` at its latest content, tracking `tracked` (by default, that)."""
-    from ops import testing
-
     latest: dict[str, str] = dict(secret.latest_content or secret.tracked_content)
     owner = "app" if secret.owner in _APP_OWNED else secret.owner
     content = dict(latest if tracked is None else tracked)
@@ -426,9 +400,8 @@ def _secret(secret: testing.Secret, tracked: Mapping[str, str] | None = None) ->
     )
 
 
-def _free_unit(peers: Mapping[int, Any], wanted: int = 0) -> int:
-    """`wanted`, or else the lowest unit number that is not a peer's."""
-    return wanted if wanted not in peers else min(set(range(len(peers) + 1)) - peers.keys())
+def _frozen(data: Mapping[str, str]) -> _Data:
+    return frozenset(data.items())
 
 
 def _unit_number(unit_name: str) -> int:
@@ -436,7 +409,6 @@ def _unit_number(unit_name: str) -> int:
 
 
 def _loads(text: str | None) -> Any:
-    """The JSON value of `text`; None if there is none, or it is invalid."""
     try:
         return json.loads(text) if text else None
     except ValueError:
@@ -462,13 +434,8 @@ def _harness_secret(harness: Any, previous: Any, content: dict[str, str], label:
 
 def _harness_secrets(harness: Any, values: Iterable[str]) -> set[testing.Secret]:
     """The Harness's secrets whose ids `values` hold, as they are or as JSON strings."""
-    from ops import testing
-
     found: set[testing.Secret] = set()
-    for value in values:
-        secret_id = str(_loads(value) or value)
-        if not secret_id.startswith("secret:"):
-            continue
+    for secret_id in {i for v in values if (i := str(_loads(v) or v)).startswith("secret:")}:
         try:
             secret = harness.model.get_secret(id=secret_id)
             content: dict[str, str] = secret.peek_content()
