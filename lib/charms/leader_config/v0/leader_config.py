@@ -77,9 +77,6 @@ _KEYS_IN_USE: weakref.WeakKeyDictionary[ops.Framework, dict[str, dict[str, str]]
 )
 
 
-# Errors
-
-
 class LeaderConfigError(Exception):
     """Base class of the errors that `LeaderConfig` raises at run time.
 
@@ -151,17 +148,12 @@ class PendingFieldsError(_FieldsError):
     """
 
 
-# Events and values
-
-
 class LeaderConfigChangedEvent(ops.EventBase):
     """This unit's view of the shared config changed; call `get()` for values.
 
     Attributes:
-        changed: the names of the fields whose value changed (every field on a
-            unit's first view, and when the view becomes None).
-        revision: the config revision of the new view (0 for data published
-            before revisions were numbered; None for no view, or adopted data).
+        changed: the fields whose value changed (all of them on a unit's first view).
+        revision: the config revision of the new view (see `LeaderConfig.revision`).
     """
 
     def __init__(
@@ -237,20 +229,14 @@ class Legacy:
 
     Attributes:
         values: field values by field name, read from the legacy keys and secret.
-        keys: legacy application databag keys that no field of this object takes
-            over: the leader deletes them once every unit runs this library.
-        secret: the legacy app-owned secret. If it holds a content key for each
-            secret value in `values`, the library takes it over (its label and other
-            content kept); otherwise it copies the values and the leader removes the
-            secret once every unit runs this library (docs/upgrading.md).
+        keys: legacy keys that no field takes over, deleted once every unit runs this.
+        secret: the legacy app secret: taken over if it holds every secret value in
+            `values`, else copied, then removed once every unit runs this library.
     """
 
     values: Mapping[str, Any]
     keys: Collection[str] = ()
     secret: ops.Secret | None = None
-
-
-# Encoding
 
 
 def _digest(*parts: str) -> str:
@@ -372,11 +358,7 @@ def _secret_label(relation_name: str, prefix: str) -> str:
 
 
 class Codec(Generic[ConfigT]):
-    """A schema's wire format: databag keys, secret content keys, encoding and decoding.
-
-    Part of the interface with the optional modules, not for charms. A value travels
-    as `json.dumps` of the field's JSON-mode dump, sets sorted at every depth.
-    """
+    """A schema's wire format: keys, encoding, decoding (for the modules, not for charms)."""
 
     def __init__(self, schema: type[ConfigT], prefix: str, relation_name: str):
         self.schema = schema
@@ -675,9 +657,6 @@ class Codec(Generic[ConfigT]):
         )
 
 
-# The secret
-
-
 class _SecretChange(typing.NamedTuple):
     changes: dict[str, str]  # the databag changes that go with it
     undo: Callable[[], None]  # puts the secret back, if the databag write fails
@@ -694,11 +673,10 @@ def _short_id(uri: str) -> str:
 
 
 class _SecretStore:
-    """The application-owned Juju secret that holds one object's secret fields.
+    """The app secret that holds the secret fields; the databag has its id and markers.
 
-    The databag holds its id and, per field, `null` or a random marker that changes
-    with the value; the content holds the values and a stamp of the markers, so that
-    a unit tracking an older revision knows to refresh. Other content keys are kept.
+    Its content has the values and a stamp of the markers, which tells a unit tracking
+    an older revision to refresh. Other content keys are kept.
     """
 
     def __init__(self, model: ops.Model, codec: Codec[Any], label: str):
@@ -833,16 +811,8 @@ class _SecretStore:
         )
 
 
-# What a unit last handled
-
-
 class _Handled:
-    """What this unit last handled, in its stored state (which a new pod loses).
-
-    A fingerprint of the raw data (an unchanged databag costs no decoding), a digest
-    of each field's value by databag key (secret values with a salt of the unit's
-    own), so that `changed` names exactly the fields that changed, and the revision.
-    """
+    """What this unit last handled, in stored state: fingerprint, digests, revision."""
 
     def __init__(self, stored: ops.BoundStoredState, codec: Codec[Any]):
         self._stored = stored
@@ -927,7 +897,6 @@ class _Handled:
 
 
 # The interface with the optional modules (rollouts.py, adoption.py)
-
 Migrate = Callable[[ops.Relation], "Legacy | Mapping[str, Any] | None"]
 
 
@@ -965,9 +934,6 @@ def _module(name: str, feature: str) -> Any:
     return module
 
 
-# The object
-
-
 @dataclasses.dataclass(eq=False, repr=False)
 class _Hook:
     """What the current hook leaves for its end (under Harness, `evaluate_status()`)."""
@@ -1000,10 +966,8 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         relation_name: the peer endpoint whose application databag holds the config.
         schema: the pydantic model of the config.
         prefix: put before every databag key, so that several objects share a relation.
-        migrate: adopts what the charm kept before it used this library (needs
-            `adoption.py`): called with the peer relation while nothing is published,
-            it returns a `Legacy`, a mapping of values by field name, or None. It must
-            only read.
+        migrate: reads what the charm kept before it used this library (needs
+            `adoption.py`): returns a `Legacy`, values by field name, or None.
         acknowledge: lets units acknowledge the revisions they applied (`acknowledge()`,
             `rollout()`, `on.applied`; needs `rollouts.py`).
 
@@ -1116,9 +1080,8 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
     def get(self) -> ConfigT | None:
         """Return a fresh copy of this unit's view of the config, or None if there is none.
 
-        None before the peer relation exists, and on a follower until the leader
-        publishes. On the leader: the complete config it publishes at the end of the
-        hook, with the schema's defaults and `default_factory` values generated once.
+        On the leader, the complete config it publishes (at the end of the hook, if
+        keys are missing), with values generated once; on a follower, None until then.
 
         Raises:
             InvalidConfigError: if the stored data cannot be decoded or validated.

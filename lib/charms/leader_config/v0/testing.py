@@ -1,7 +1,8 @@
 """Test helpers for charms that use `charms.leader_config.v0.leader_config` (docs/testing.md).
 
 Each runs a real `LeaderConfig`, through the core's public names only, in a throwaway
-ops.testing run of a minimal charm (cached by the values it is given).
+ops.testing run of a minimal charm (cached by the values it is given). The Harness
+helpers, `publish_to_harness` and `config_from_harness`, are in `testing_harness.py`.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ else:
 
 LIBID = "9e3b6a1f5c2d4e8b9a7f0c1d2e3f4a5b"
 LIBAPI = 0
-LIBPATCH = 4
+LIBPATCH = 5
 PYDEPS = ["pydantic>=2,<3"]
 
 ConfigT = TypeVar("ConfigT", bound=pydantic.BaseModel)
@@ -39,8 +40,7 @@ _R = TypeVar("_R")
 _Migrate = Callable[[Any, ops.Relation], "Legacy | Mapping[str, Any] | None"]
 _Data = frozenset[tuple[str, str]]  # a databag, hashable
 # Wire-format keys (after the prefix), frozen within v0; checked against what the core does.
-_REVISION_KEY, _ID_KEY = "leader-config-revision", "secret-id"
-_DRIFTED = "leader_config no longer {} as documented: update charms.leader_config.v0.testing"
+_REVISION_KEY = "leader-config-revision"
 _APP_OWNED = ("app", "application")  # scenario 7 can show the charm's app secret as 'application'
 
 
@@ -191,77 +191,6 @@ def upgraded_peer_data(prefix: str = "", *, applied: int | None = None) -> dict[
     return dict(_unit_record(prefix, applied))
 
 
-def publish_to_harness(
-    harness: Any, relation_name: str, config: pydantic.BaseModel, *, prefix: str = ""
-) -> None:
-    """Put `config` into a Harness's peer relation as the leader publishes it.
-
-    One revision above the stored one, adding the relation if need be. The secret fields go
-    into a new revision of the library's secret if the unit leads, else into a new secret
-    that takes its label over; a follower gets `relation-changed`.
-
-    Args:
-        harness: the `ops.testing.Harness`.
-        relation_name: the peer endpoint.
-        config: the config to publish.
-        prefix: the `prefix` the charm gives its `LeaderConfig`.
-
-    Raises:
-        ValueError: as `peer_relation`.
-        RuntimeError: if the library no longer writes the documented wire format.
-    """
-    app = harness.model.app.name
-    relation = harness.model.get_relation(relation_name)
-    relation_id = relation.id if relation else harness.add_relation(relation_name, app)
-    stored: dict[str, str] = dict(harness.get_relation_data(relation_id, app))
-    published, secret = _published(relation_name, config, prefix)
-    data, revision_key, id_key = dict(published), prefix + _REVISION_KEY, prefix + _ID_KEY
-    if data.get(revision_key) != "1" or (secret and data.get(id_key) != json.dumps(secret.id)):
-        raise RuntimeError(_DRIFTED.format(f"writes {revision_key!r} and {id_key!r}"))
-    revision = _loads(stored.get(revision_key))
-    data[revision_key] = str(revision + 1 if type(revision) is int and revision >= 0 else 1)
-    if secret is not None:
-        content: dict[str, str] = dict(secret.latest_content or {})
-        previous = _loads(stored.get(id_key))
-        data[id_key] = json.dumps(_harness_secret(harness, previous, content, secret.label))
-    elif stored.get(id_key):
-        data[id_key] = ""  # no secret value: the key goes, as the leader does
-    harness.update_relation_data(relation_id, app, data)
-
-
-def config_from_harness(
-    harness: Any,
-    relation_name: str,
-    schema: type[ConfigT],
-    *,
-    prefix: str = "",
-    migrate: Callable[[Any, ops.Relation], Legacy | Mapping[str, Any] | None] | None = None,
-) -> ConfigT | None:
-    """Return the config that a Harness holds, as `config_from_state` does.
-
-    Args:
-        harness: the `ops.testing.Harness`.
-        relation_name: the peer endpoint.
-        schema: the pydantic model of the config.
-        prefix: the `prefix` the charm gives its `LeaderConfig`.
-        migrate: as for `config_from_state`; it sees the secrets that the app databag names.
-
-    Raises:
-        LeaderConfigError: as `config_from_state`.
-    """
-    model, relation = harness.model, harness.model.get_relation(relation_name)
-    if relation is None:
-        return None
-    data = functools.partial(harness.get_relation_data, relation.id)
-    app_data: dict[str, str] = dict(data(model.app.name))
-    peers = {_unit_number(unit.name): dict(data(unit.name)) for unit in relation.units}
-    unit_id = _unit_number(model.unit.name)
-    spec = _Spec(relation_name, schema, prefix, migrate, app=model.app.name, unit_id=unit_id)
-    secrets = _harness_secrets(harness, app_data.values())
-    unit_data = dict(data(model.unit.name))
-    return _read(schema, spec, relation.id, app_data, unit_data, peers, secrets)
-
-
 # Throwaway runs, cached by what they are given
 
 
@@ -273,7 +202,6 @@ class _Spec(NamedTuple):
     prefix: str = ""
     migrate: _Migrate | None = None
     acknowledge: bool = False
-    app: str = "leader-config-testing"  # the test's own app, where it is known
     unit_id: int = 0
     upgrade: bool = False  # the hook is upgrade-charm, not update-status
 
@@ -302,7 +230,7 @@ def _run(
                 self, *spec[:2], prefix=spec.prefix, migrate=migrate, acknowledge=spec.acknowledge
             )
 
-    meta = {"name": spec.app, "peers": {spec.relation_name: {"interface": "leader-config"}}}
+    meta = {"name": "app", "peers": {spec.relation_name: {"interface": "leader-config"}}}
     ctx = testing.Context(LeaderConfigTestCharm, meta=meta, unit_id=spec.unit_id)
     root, disabled = logging.getLogger(), logging.root.manager.disable
     level, handlers = root.level, root.handlers[:]
@@ -376,7 +304,7 @@ def _unit_record(prefix: str, applied: int | None) -> _Data:
 
     def acknowledge(shared: LeaderConfig[Any]) -> None:
         if applied is not None and shared.revision != applied:
-            raise RuntimeError(_DRIFTED.format(f"reads {prefix + _REVISION_KEY!r}"))
+            raise RuntimeError(f"leader_config no longer reads {prefix + _REVISION_KEY!r}")
         if applied is not None:
             shared.acknowledge()
 
@@ -404,46 +332,15 @@ def _frozen(data: Mapping[str, str]) -> _Data:
     return frozenset(data.items())
 
 
-def _unit_number(unit_name: str) -> int:
-    return int(unit_name.rsplit("/", 1)[1])
+_HARNESS = ("publish_to_harness", "config_from_harness")
 
 
-def _loads(text: str | None) -> Any:
+def __getattr__(name: str) -> Any:
+    """The Harness helpers, which live in `testing_harness.py` from testing LIBPATCH 5."""
+    if name not in _HARNESS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     try:
-        return json.loads(text) if text else None
-    except ValueError:
-        return None
-
-
-def _harness_secret(harness: Any, previous: Any, content: dict[str, str], label: Any) -> str:
-    """The id of the app-owned secret that holds `content` under `label` in the Harness."""
-    if isinstance(previous, str) and previous:
-        try:
-            secret = harness.model.get_secret(id=previous)
-        except ops.SecretNotFoundError:
-            pass
-        else:
-            if harness.model.unit.is_leader():
-                secret.set_content(content)
-                return previous
-            harness.model.get_secret(id=previous, label="")  # the new secret takes the label
-    secret_id: str = harness.add_model_secret(harness.model.app.name, content)
-    harness.model.get_secret(id=secret_id, label=label)  # the Harness labels it for the app
-    return secret_id
-
-
-def _harness_secrets(harness: Any, values: Iterable[str]) -> set[testing.Secret]:
-    """The Harness's secrets whose ids `values` hold, as they are or as JSON strings."""
-    found: set[testing.Secret] = set()
-    for secret_id in {i for v in values if (i := str(_loads(v) or v)).startswith("secret:")}:
-        try:
-            secret = harness.model.get_secret(id=secret_id)
-            content: dict[str, str] = secret.peek_content()
-        except ops.ModelError:  # SecretNotFoundError is one
-            continue
-        try:
-            label: str | None = secret.get_info().label
-        except ops.ModelError:  # only the owner may look
-            label = None
-        found.add(testing.Secret(content, id=secret_id, owner="app", label=label))
-    return found
+        return getattr(importlib.import_module(f"{__name__}_harness"), name)
+    except ModuleNotFoundError as e:
+        fetch = "`charmcraft fetch-lib charms.leader_config.v0.testing_harness`"
+        raise ImportError(f"{name} is in testing_harness.py: fetch it with {fetch}") from e
