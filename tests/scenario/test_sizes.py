@@ -1,0 +1,49 @@
+"""The library stays light: the budgets that tests/sizes.py (`tox -e sizes`) prints."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from charms.leader_config.v0 import testing
+
+
+def _sizes() -> Any:
+    path = Path(__file__).resolve().parents[1] / "sizes.py"
+    spec = importlib.util.spec_from_file_location("sizes", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("sizes", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+SIZES = _sizes()
+
+
+def test_the_core_and_the_test_helpers_stay_within_their_line_budgets():
+    core = SIZES.count(SIZES.LIBRARY / "leader_config.py")
+    helpers = SIZES.count(SIZES.LIBRARY / "testing.py")
+    assert core.lines <= SIZES.CORE_LINES
+    assert core.code <= SIZES.CORE_CODE
+    assert core.lines + helpers.lines <= SIZES.FRESH_LINES
+
+
+def test_the_harness_helpers_resolve_from_testing_or_name_the_file_to_fetch(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    assert testing.publish_to_harness.__module__ == "charms.leader_config.v0.testing_harness"
+    monkeypatch.setitem(sys.modules, "charms.leader_config.v0.testing_harness", None)
+    with pytest.raises(ImportError) as caught:
+        testing.config_from_harness  # noqa: B018  # the attribute lookup is the test
+    assert str(caught.value) == (
+        "config_from_harness is in testing_harness.py: fetch it with"
+        " `charmcraft fetch-lib charms.leader_config.v0.testing_harness`"
+    )
+    with pytest.raises(AttributeError):
+        testing.no_such_helper  # noqa: B018
