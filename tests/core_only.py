@@ -3,8 +3,8 @@
 As a charm that uses neither rollouts nor adoption vendors the library: copies
 `leader_config.py` and `testing.py` alone into a fresh `lib/`, then runs pytest over
 tests/scenario with that `lib/` on the path instead of the repository's, leaving out
-the tests marked `modules` (they need rollouts.py or adoption.py) and the pyright
-check. The quick start (tests/scenario/test_quickstart.py) is among them. Usage:
+the tests marked `modules` (they need rollouts.py, adoption.py or testing_harness.py)
+and the pyright check. The quick start (tests/scenario/test_quickstart.py) is among them. Usage:
 `python tests/core_only.py [pytest arguments]` (`tox -e unit-core`).
 """
 
@@ -19,6 +19,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CORE = ("leader_config.py", "testing.py")
+# Test files that import a module at the top (testing_harness.py), not only in a test.
+IMPORTING_MODULES = ("test_harness.py",)
 
 
 def main() -> int:
@@ -36,6 +38,7 @@ def main() -> int:
             "-o",
             f"pythonpath={lib} src .",
             str(ROOT / "tests" / "scenario"),
+            *(f"--ignore={ROOT / 'tests' / 'scenario' / name}" for name in IMPORTING_MODULES),
             *sys.argv[1:],
         ]
         return int(pytest.main(arguments))

@@ -33,6 +33,9 @@ CHARMCRAFT: dict[str, Any] = yaml.safe_load(
     (Path(__file__).parents[2] / "charmcraft.yaml").read_text()
 )
 
+# The Harness helpers are in testing_harness.py; most tests also run the tester charm.
+pytestmark = pytest.mark.modules
+
 
 def _yaml(data: Any) -> str:
     text: str = yaml.safe_dump(data)  # pyright: ignore[reportUnknownMemberType]
@@ -58,7 +61,6 @@ def harness() -> Generator[Harness[LeaderConfigTesterCharm], None, None]:
     harness.cleanup()
 
 
-@pytest.mark.modules
 def test_the_leader_publishes_on_deploy_and_shows_the_config_after_the_hook(
     harness: Harness[LeaderConfigTesterCharm],
 ):
@@ -73,7 +75,6 @@ def test_the_leader_publishes_on_deploy_and_shows_the_config_after_the_hook(
     assert harness.charm.unit.status == ops.ActiveStatus("rolled out revision 1 to 1/1 units")
 
 
-@pytest.mark.modules
 def test_a_follower_reads_what_the_leader_published_and_follows_each_change(
     harness: Harness[LeaderConfigTesterCharm],
 ):
@@ -87,7 +88,6 @@ def test_a_follower_reads_what_the_leader_published_and_follows_each_change(
     assert cfg.admin_password.get_secret_value() == "rotated-pw"  # no stale cached value
 
 
-@pytest.mark.modules
 def test_the_leader_writes_in_an_action_and_rotates_the_password(
     harness: Harness[LeaderConfigTesterCharm],
 ):
@@ -106,7 +106,6 @@ def test_the_leader_writes_in_an_action_and_rotates_the_password(
     assert harness.charm.unit.status == ops.ActiveStatus("rolled out revision 3 to 1/1 units")
 
 
-@pytest.mark.modules
 def test_a_followers_write_in_an_action_fails_clearly(harness: Harness[LeaderConfigTesterCharm]):
     harness.begin_with_initial_hooks()
     publish_to_harness(harness, "cluster", Shared())
@@ -114,7 +113,6 @@ def test_a_followers_write_in_an_action_fails_clearly(harness: Harness[LeaderCon
         harness.run_action("set-shared", {"values": json.dumps({"log_level": "error"})})
 
 
-@pytest.mark.modules
 def test_config_from_harness_is_none_before_anything_is_published(
     harness: Harness[LeaderConfigTesterCharm],
 ):
@@ -122,7 +120,6 @@ def test_config_from_harness_is_none_before_anything_is_published(
     assert config_from_harness(harness, "cluster", Shared) is None
 
 
-@pytest.mark.modules
 def test_publish_to_harness_numbers_each_publish_above_the_stored_one_and_labels_the_secret(
     harness: Harness[LeaderConfigTesterCharm],
 ):
@@ -135,7 +132,6 @@ def test_publish_to_harness_numbers_each_publish_above_the_stored_one_and_labels
     assert labelled.peek_content()["admin-password"] == "pw-2"
 
 
-@pytest.mark.modules
 def test_publish_to_harness_on_the_leader_writes_a_new_revision_of_the_same_secret(
     harness: Harness[LeaderConfigTesterCharm],
 ):
@@ -153,7 +149,6 @@ def test_publish_to_harness_on_the_leader_writes_a_new_revision_of_the_same_secr
     assert cfg.admin_password.get_secret_value() == "pw-3"
 
 
-@pytest.mark.modules
 def test_config_from_harness_names_a_generated_field_the_leader_has_not_published(
     harness: Harness[LeaderConfigTesterCharm],
 ):
@@ -166,7 +161,6 @@ def test_config_from_harness_names_a_generated_field_the_leader_has_not_publishe
     assert caught.value.fields == ("admin_password",)
 
 
-@pytest.mark.modules
 def test_a_leader_that_steps_down_before_its_hook_ends_still_applies_its_own_write(
     harness: Harness[LeaderConfigTesterCharm],
 ):
@@ -179,7 +173,6 @@ def test_a_leader_that_steps_down_before_its_hook_ends_still_applies_its_own_wri
     assert harness.charm.unit.status == ops.ActiveStatus("demo: log-level=error (revision 2)")
 
 
-@pytest.mark.modules
 def test_a_write_after_the_secret_was_removed_behind_the_librarys_back_makes_a_new_one(
     harness: Harness[LeaderConfigTesterCharm],
 ):
@@ -252,7 +245,6 @@ class AdoptingCharm(ops.CharmBase):
         return Legacy(values, keys=["cluster-state", "admin-secret-id"], secret=secret)
 
 
-@pytest.mark.modules
 def test_config_from_harness_reads_legacy_values_through_migrate_as_a_follower_does():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PendingDeprecationWarning)

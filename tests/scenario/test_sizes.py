@@ -34,6 +34,7 @@ def test_the_core_and_the_test_helpers_stay_within_their_line_budgets():
     assert core.lines + helpers.lines <= SIZES.FRESH_LINES
 
 
+@pytest.mark.modules  # needs testing_harness.py
 def test_the_harness_helpers_resolve_from_testing_or_name_the_file_to_fetch(
     monkeypatch: pytest.MonkeyPatch,
 ):
