@@ -27,7 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-LIBRARY = Path("lib/charms/leader_config/v0/leader_config.py")
+LIBRARY = Path("lib/charms/leader_config/v0")
 BIN = Path(sys.executable).parent  # charmcraft and uv come from this environment
 
 
@@ -50,28 +50,34 @@ def tool(*args: str, root: Path) -> str:
 
 
 def check_library_header(root: Path) -> str:
-    """The library header passes charmcraft's parser and holds the values we mean."""
+    """Every library file's header passes charmcraft's parser and holds the values we mean."""
     utils = importlib.import_module("charmcraft.utils")
-    try:
-        info: Any = utils.get_lib_info(lib_path=root / LIBRARY)
-        internals: Any = utils.get_lib_internals(root / LIBRARY)
-    except Exception as e:  # charmcraft's CraftError says what is wrong with the header
-        raise CheckFailedError(f"charmcraft rejects {LIBRARY}: {e}") from e
     problems: list[str] = []
-    if info.full_name != "charms.leader_config.v0.leader_config":
-        problems.append(f"library name is {info.full_name!r}")
-    if not re.fullmatch(r"[0-9a-f]{32}", info.lib_id or ""):
-        problems.append(f"LIBID {info.lib_id!r} is not a 32-digit hex id")
-    if f"v{info.api}" != LIBRARY.parent.name or info.api != 0:
-        problems.append(f"LIBAPI {info.api} does not match the {LIBRARY.parent.name} folder")
-    if info.patch < 1:
-        problems.append(f"LIBPATCH {info.patch} must be 1 or more")
-    pydeps: list[str] = internals.pydeps
-    if not any(re.match(r"pydantic\b", dep) for dep in pydeps):
-        problems.append(f"PYDEPS {pydeps} does not name pydantic")
+    ids: dict[str, str] = {}
+    for path in sorted((root / LIBRARY).glob("*.py")):
+        try:
+            info: Any = utils.get_lib_info(lib_path=path)
+            internals: Any = utils.get_lib_internals(path)
+        except Exception as e:  # charmcraft's CraftError says what is wrong with the header
+            raise CheckFailedError(f"charmcraft rejects {path.name}: {e}") from e
+        if info.full_name != f"charms.leader_config.v0.{path.stem}":
+            problems.append(f"{path.name}: library name is {info.full_name!r}")
+        if not re.fullmatch(r"[0-9a-f]{32}", info.lib_id or ""):
+            problems.append(f"{path.name}: LIBID {info.lib_id!r} is not a 32-digit hex id")
+        elif info.lib_id in ids:
+            problems.append(f"{path.name}: LIBID {info.lib_id} is {ids[info.lib_id]}'s too")
+        ids[info.lib_id] = path.name
+        if f"v{info.api}" != LIBRARY.name or info.api != 0:
+            problems.append(f"{path.name}: LIBAPI {info.api} does not match the v0 folder")
+        if info.patch < 1:
+            problems.append(f"{path.name}: LIBPATCH {info.patch} must be 1 or more")
+        pydeps: list[str] = internals.pydeps
+        imports_pydantic = re.search(r"^import pydantic$", path.read_text(), re.MULTILINE)
+        if imports_pydantic and not any(re.match(r"pydantic\b", dep) for dep in pydeps):
+            problems.append(f"{path.name}: PYDEPS {pydeps} does not name pydantic")
     if problems:
         raise CheckFailedError("; ".join(problems))
-    return f"LIBID {info.lib_id}, LIBAPI {info.api}, LIBPATCH {info.patch}, PYDEPS {pydeps}"
+    return ", ".join(f"{name} ({lib_id})" for lib_id, name in ids.items())
 
 
 def check_charmcraft_yaml(root: Path) -> str:
