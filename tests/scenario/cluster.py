@@ -18,8 +18,19 @@ application through deployments, leadership changes, failures and scale-downs:
   retries a failed `relation-changed`, so that one stays queued (`settle` raises
   `ClusterError` once a unit's hooks fail 20 times in a row, rather than loop);
 - leadership moves with `elect`; units join with `add_unit` and leave with
-  `remove_unit`;
-- app-owned secrets: the leader's `State.secrets` are carried to every unit.
+  `remove_unit`. A unit can also be only planned (`add_unit(join=False)`): Juju
+  counts it in goal-state, but it runs no hook and no other unit sees it until
+  `join_unit`, or it is removed before it ever joined. `begin_removal` marks a unit
+  as dying (no longer planned) while it stays in the relation and runs hooks,
+  as in a `remove-unit` that has not finished;
+- the planned units: `State.planned_units` counts the units that are not dying,
+  and during each hook `ops.hookcmds.goal_state()` (ops 3.x) stands in for the
+  `goal-state` hook tool, naming each unit with its status (``dying``,
+  ``waiting`` until it starts, ``active`` after);
+- app-owned secrets: the leader's committed `State.secrets` are the latest
+  revisions every unit reads with a refresh; each unit tracks the revision it
+  last saw (the latest when it first read the secret, or made it), which is what
+  `get_content()` without a refresh returns to it, as since Juju 3.1.
 
 Juju refuses a non-leader's write to the application databag; `Cluster` raises
 `ClusterError` if a follower's hook commits one, so that no test can miss it.
@@ -37,10 +48,14 @@ library emitted, status, failure) in `Cluster.log`, and passed to the optional
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import datetime
+import importlib
 import random
+import types
 import typing
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Generator, Iterable, Mapping
 from typing import Any, Generic, TypeVar
 
 import ops
@@ -55,6 +70,24 @@ JUJU_UNIT_KEYS = ("egress-subnets", "ingress-address", "private-address")
 
 
 _MAX_FAILURES_IN_A_ROW = 20
+_GOAL_SINCE = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+
+
+def _hookcmds() -> types.ModuleType | None:
+    """`ops.hookcmds` (ops 3.x), whose `goal_state()` the simulation stands in for."""
+    try:
+        return importlib.import_module("ops.hookcmds")
+    except ImportError:  # ops 2.x
+        return None
+
+
+HOOKCMDS = _hookcmds()
+"""`ops.hookcmds` where this ops has it (3.x), else None."""
+
+
+def _secret_key(secret_id: str) -> str:
+    """The unique part of a secret URI (`secret:x`, `secret://model/x`)."""
+    return secret_id.rsplit("/", 1)[-1].rsplit(":", 1)[-1]
 
 
 class ClusterError(Exception):
@@ -108,6 +141,11 @@ class _Unit:
     )
     charm_type: type[ops.CharmBase] | None = None  # after `upgrade`, the revision it runs
     dying: bool = False  # being removed: Juju no longer counts it in the planned units
+    started: bool = False  # ran its first hook; until then it is only planned
+    # The content of the revision of each secret the unit tracks, by secret id.
+    tracked: dict[str, dict[str, str]] = dataclasses.field(
+        default_factory=lambda: dict[str, dict[str, str]]()
+    )
 
 
 class Cluster(Generic[CharmT]):
@@ -157,13 +195,36 @@ class Cluster(Generic[CharmT]):
         self._next_unit = 0
         self.leader: int | None = None
         self.log: list[HookRecord] = []
+        self.goal_state_calls = 0  # calls to the `goal-state` stand-in
 
     # What the test reads
 
     @property
     def units(self) -> list[int]:
-        """The numbers of the units present, in order."""
-        return sorted(self._units)
+        """The numbers of the units that have started (dying ones included), in order."""
+        return sorted(n for n, member in self._units.items() if member.started)
+
+    @property
+    def planned(self) -> list[int]:
+        """The units added but not started yet: Juju plans them; no other unit sees them."""
+        return sorted(n for n, member in self._units.items() if not member.started)
+
+    @property
+    def dying(self) -> list[int]:
+        """The units being removed: still in the relation, no longer planned."""
+        return sorted(n for n, member in self._units.items() if member.dying)
+
+    def peers(self, unit: int) -> set[int]:
+        """The other units that `unit`'s peer relation holds (it saw them join)."""
+        return set(self._unit(unit).peers)
+
+    def goal_state(self) -> dict[str, str]:
+        """What `goal-state` says of each unit, by unit name: its status."""
+        app = self._meta["name"]
+        return {
+            f"{app}/{n}": "dying" if member.dying else "active" if member.started else "waiting"
+            for n, member in sorted(self._units.items())
+        }
 
     @property
     def app_data(self) -> dict[str, str]:
@@ -252,13 +313,15 @@ class Cluster(Generic[CharmT]):
         event = self._event(ctx, state, hook, remote, params)
         out: testing.State | None = None
         error: BaseException | None = None
+        reads: list[tuple[str | None, str | None]] = []
         try:
-            if prepare is None:
-                out = ctx.run(event, state)
-            else:
-                with ctx(event, state) as mgr:
-                    prepare(mgr.charm)
-                    out = mgr.run()
+            with self._hook_tools(reads):
+                if prepare is None:
+                    out = ctx.run(event, state)
+                else:
+                    with ctx(event, state) as mgr:
+                        prepare(mgr.charm)
+                        out = mgr.run()
         except testing.ActionFailed as e:
             # A failed action is a hook that exits 0: Juju commits what it did.
             if isinstance(e.state, testing.State):
@@ -275,6 +338,7 @@ class Cluster(Generic[CharmT]):
         record = self._record(unit, label, ctx, out, error=error)
         if out is not None:
             self._commit(member, state, out)
+            self._track(member, state, out, reads)
             member.changed.extend(record.changed)
         self._publish(record)
         return record
@@ -379,33 +443,64 @@ class Cluster(Generic[CharmT]):
         self.settle()
         return new
 
-    def add_unit(self) -> int:
+    def add_unit(self, *, join: bool = True) -> int:
         """Add a unit: it starts, then it and every other unit see each other join.
 
         Queued hooks are not delivered; call `settle`.
+
+        Args:
+            join: start the unit and join it now; otherwise it is only planned:
+                counted in goal-state, running no hook, seen by no other unit
+                until `join_unit` (or gone with `remove_unit`).
 
         Returns:
             The new unit's number (numbers are never reused, as in Juju).
         """
         unit = self._new_unit()
-        others = [u for u in self.units if u != unit]
+        if join:
+            self.join_unit(unit)
+        return unit
+
+    def join_unit(self, unit: int) -> None:
+        """Start a planned unit: it and every other unit see each other join.
+
+        Raises:
+            ClusterError: if the unit has started already.
+        """
+        if self._unit(unit).started:
+            raise ClusterError(f"unit/{unit} has joined already")
+        others = self.units
         if self.leader is None:
             self.leader = unit
         self._start(unit)
         for other in others:
             self._join(other, unit)
             self._join(unit, other)
-        return unit
+
+    def begin_removal(self, unit: int) -> None:
+        """Start removing `unit` (`juju remove-unit`): Juju no longer plans it.
+
+        It stays in the relation and runs hooks until `remove_unit` finishes it.
+        """
+        member = self._unit(unit)
+        if not member.started:
+            raise ClusterError(f"unit/{unit} has not started: remove it with remove_unit")
+        member.dying = True
 
     def remove_unit(self, unit: int, *, new_leader: int | None = None) -> None:
         """Remove `unit`: the others see it depart; it departs, stops and goes.
 
+        A unit that is only planned goes without a hook: no unit ever saw it.
+
         Args:
             unit: the unit to remove.
             new_leader: who is elected if `unit` was the leader (default: the
-                lowest remaining unit).
+                lowest remaining unit that is not dying).
         """
         member = self._unit(unit)
+        if not member.started:
+            del self._units[unit]
+            return
         member.dying = True
         for other in self.units:
             if other != unit and unit in self._units[other].peers:
@@ -419,20 +514,32 @@ class Cluster(Generic[CharmT]):
         del self._units[unit]
         if self.leader == unit:
             self.leader = None
-            if self._units:
-                self.elect(new_leader if new_leader is not None else min(self._units))
+            candidates = [u for u in self.units if not self._units[u].dying] or self.units
+            if candidates:
+                self.elect(new_leader if new_leader is not None else min(candidates))
 
-    def upgrade(self, unit: int, charm_type: type[ops.CharmBase]) -> HookRecord:
+    def upgrade(
+        self,
+        unit: int,
+        charm_type: type[ops.CharmBase],
+        *,
+        prepare: Callable[[CharmT], None] | None = None,
+    ) -> HookRecord:
         """Upgrade `unit` to another revision of the charm and run upgrade-charm on it.
 
         Units upgrade one at a time, as in a rolling upgrade: until each is
         upgraded, it keeps running the revision it had.
 
+        Args:
+            unit: the unit's number.
+            charm_type: the revision it runs from now on.
+            prepare: called with the charm before upgrade-charm is emitted (see `run`).
+
         Returns:
             The record of the upgrade-charm hook.
         """
         self._unit(unit).charm_type = charm_type
-        return self.run(unit, "upgrade-charm")
+        return self.run(unit, "upgrade-charm", prepare=prepare)
 
     def elect(self, unit: int, *, run_hook: bool = True) -> HookRecord | None:
         """Move leadership to `unit`.
@@ -445,7 +552,8 @@ class Cluster(Generic[CharmT]):
         Returns:
             The record of the leader-elected hook, if it ran.
         """
-        self._unit(unit)
+        if not self._unit(unit).started:
+            raise ClusterError(f"unit/{unit} has not joined: it cannot lead")
         self.leader = unit
         if run_hook:
             return self.run(unit, "leader-elected")
@@ -482,6 +590,7 @@ class Cluster(Generic[CharmT]):
         return number
 
     def _start(self, unit: int) -> None:
+        self._units[unit].started = True
         self.run(unit, "install")
         self._units[unit].in_relation = True
         self.run(unit, "relation-created")
@@ -514,7 +623,7 @@ class Cluster(Generic[CharmT]):
             leader=self.leader == member.number,
             config=self.config,
             relations=relations,
-            secrets=self._secrets,
+            secrets=frozenset(self._as_tracked(secret, member) for secret in self._secrets),
             stored_states=member.stored_states,
             deferred=member.deferred,
             planned_units=sum(not unit.dying for unit in self._units.values()),
@@ -522,6 +631,74 @@ class Cluster(Generic[CharmT]):
         if member.status is None:  # scenario 7 refuses unit_status=None
             return state
         return dataclasses.replace(state, unit_status=member.status)
+
+    @staticmethod
+    def _as_tracked(secret: testing.Secret, member: _Unit) -> testing.Secret:
+        """`secret` as `member` sees it: the revision it tracks, or the latest one."""
+        latest = dict(secret.latest_content or secret.tracked_content)
+        tracked = member.tracked.get(secret.id, latest)
+        return dataclasses.replace(secret, tracked_content=tracked, latest_content=latest)
+
+    def _track(
+        self,
+        member: _Unit,
+        before: testing.State,
+        out: testing.State,
+        reads: list[tuple[str | None, str | None]],
+    ) -> None:
+        """After a committed hook: the revisions `member` tracks, as the hook left them.
+
+        A unit starts tracking a secret when it first reads it (or makes it); a
+        refresh moves it to the latest revision.
+        """
+        known = {secret.id for secret in before.secrets}
+        read_ids = {_secret_key(secret_id) for secret_id, _ in reads if secret_id}
+        read_labels = {label for secret_id, label in reads if label and not secret_id}
+        tracked: dict[str, dict[str, str]] = {}
+        for secret in out.secrets:
+            if (
+                secret.id in member.tracked
+                or secret.id not in known
+                or _secret_key(secret.id) in read_ids
+                or (secret.label is not None and secret.label in read_labels)
+            ):
+                tracked[secret.id] = dict(secret.tracked_content)
+        member.tracked = tracked
+
+    @contextlib.contextmanager
+    def _hook_tools(
+        self, reads: list[tuple[str | None, str | None]]
+    ) -> Generator[None, None, None]:
+        """During a hook: `goal-state` answers from the cluster; secret reads are noted."""
+        get_secret = ops.Model.get_secret
+
+        def noting_get_secret(
+            model: ops.Model, *, id: str | None = None, label: str | None = None
+        ) -> ops.Secret:
+            secret = get_secret(model, id=id, label=label)
+            reads.append((id, label))  # read, so tracked from now on
+            return secret
+
+        setattr(ops.Model, "get_secret", noting_get_secret)  # noqa: B010
+        hookcmds = HOOKCMDS
+        real_goal_state = None if hookcmds is None else hookcmds.goal_state
+        if hookcmds is not None:
+            setattr(hookcmds, "goal_state", lambda: self._goal_state(hookcmds))  # noqa: B010
+        try:
+            yield
+        finally:
+            setattr(ops.Model, "get_secret", get_secret)  # noqa: B010
+            if hookcmds is not None:
+                setattr(hookcmds, "goal_state", real_goal_state)  # noqa: B010
+
+    def _goal_state(self, hookcmds: types.ModuleType) -> Any:
+        """What the `goal-state` hook tool would say: an `ops.hookcmds.GoalState`."""
+        self.goal_state_calls += 1
+        goals = {
+            name: hookcmds.Goal(status=status, since=_GOAL_SINCE)
+            for name, status in self.goal_state().items()
+        }
+        return hookcmds.GoalState(units=goals, relations={})
 
     def _event(
         self,

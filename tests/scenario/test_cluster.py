@@ -351,3 +351,165 @@ def test_settling_stops_with_an_error_when_a_hook_keeps_failing(
     with pytest.raises(ClusterError, match=r"on unit/1 failed 20 times in a row") as caught:
         cluster.settle()
     assert isinstance(caught.value.__cause__, testing.errors.UncaughtCharmError)
+
+
+def test_a_planned_unit_runs_no_hook_and_counts_in_goal_state_until_it_joins():
+    cluster = make_cluster(NoAckTesterCharm)
+    cluster.deploy(2)
+    start = len(cluster.log)
+
+    unit = cluster.add_unit(join=False)
+
+    assert (cluster.units, cluster.planned) == ([0, 1], [unit])
+    assert cluster.log[start:] == []
+    assert cluster.state(0).planned_units == 3
+    assert cluster.peers(0) == {1}
+    assert cluster.goal_state() == {
+        "leader-config-tester/0": "active",
+        "leader-config-tester/1": "active",
+        "leader-config-tester/2": "waiting",
+    }
+    with pytest.raises(ClusterError, match="unit/2 has not joined"):
+        cluster.elect(unit)
+
+    cluster.join_unit(unit)
+
+    assert (cluster.units, cluster.planned) == ([0, 1, 2], [])
+    assert hooks_of(cluster.log, unit) == [
+        "install",
+        "relation-created",
+        "config-changed",
+        "start",
+        "cluster-relation-joined(0)",
+        "cluster-relation-changed(0)",
+        "cluster-relation-joined(1)",
+        "cluster-relation-changed(1)",
+    ]
+    assert cluster.peers(0) == {1, 2}
+    assert set(cluster.goal_state().values()) == {"active"}
+    with pytest.raises(ClusterError, match="unit/2 has joined already"):
+        cluster.join_unit(unit)
+
+
+def test_a_planned_unit_removed_before_it_joined_goes_without_a_hook():
+    cluster = make_cluster(NoAckTesterCharm)
+    cluster.deploy(2)
+    unit = cluster.add_unit(join=False)
+    start = len(cluster.log)
+
+    cluster.remove_unit(unit)
+
+    assert cluster.log[start:] == []
+    assert (cluster.units, cluster.planned) == ([0, 1], [])
+    assert cluster.state(0).planned_units == 2
+    assert list(cluster.goal_state()) == ["leader-config-tester/0", "leader-config-tester/1"]
+
+
+def test_a_unit_being_removed_stays_in_the_relation_but_is_no_longer_planned():
+    cluster = make_cluster(NoAckTesterCharm)
+    cluster.deploy(3)
+
+    cluster.begin_removal(2)  # remove-unit plus add-unit: the new unit is planned
+    new = cluster.add_unit(join=False)
+
+    assert cluster.dying == [2]
+    assert cluster.state(0).planned_units == 3  # units 0, 1 and 3
+    assert cluster.peers(0) == {1, 2}  # the relation still has unit 2, not unit 3
+    assert cluster.goal_state() == {
+        "leader-config-tester/0": "active",
+        "leader-config-tester/1": "active",
+        "leader-config-tester/2": "dying",
+        "leader-config-tester/3": "waiting",
+    }
+    assert not cluster.run(2, "update-status").failed  # it still runs hooks
+
+    cluster.remove_unit(2)
+    cluster.join_unit(new)
+
+    assert (cluster.units, cluster.dying, cluster.planned) == ([0, 1, 3], [], [])
+    assert "cluster-relation-departed(2)" in hooks_of(cluster.log, 0)
+
+
+def test_removing_a_dying_leader_elects_a_unit_that_stays():
+    cluster = make_cluster(NoAckTesterCharm)
+    cluster.deploy(3)
+    cluster.begin_removal(1)
+
+    cluster.remove_unit(0)
+
+    assert cluster.leader == 2
+
+
+def test_during_a_hook_goal_state_names_every_unit_with_its_status():
+    hookcmds = pytest.importorskip("ops.hookcmds")
+    cluster = make_cluster(NoAckTesterCharm)
+    cluster.deploy(2)
+    cluster.begin_removal(1)
+    cluster.add_unit(join=False)
+    real = hookcmds.goal_state
+    seen: list[Any] = []
+
+    cluster.run(0, "update-status", prepare=lambda _: seen.append(hookcmds.goal_state()))
+
+    (goal,) = seen
+    assert isinstance(goal, hookcmds.GoalState)
+    assert {name: g.status for name, g in goal.units.items()} == {
+        "leader-config-tester/0": "active",
+        "leader-config-tester/1": "dying",
+        "leader-config-tester/2": "waiting",
+    }
+    assert goal.relations == {}
+    assert cluster.goal_state_calls == 1
+    assert hookcmds.goal_state is real  # put back after the hook
+
+
+LABEL = "test-secret"
+
+
+def secret_id(cluster: Cluster[Any]) -> str:
+    (secret,) = [s for s in cluster.secrets if s.label == LABEL]
+    return secret.id
+
+
+def read(cluster: Cluster[Any], unit: int, *, refresh: bool = False, fail: bool = False) -> str:
+    """What `unit`'s get_content() returns in a hook of its own."""
+    words: list[str] = []
+
+    def get(charm: ops.CharmBase):
+        secret = charm.model.get_secret(id=secret_id(cluster))
+        words.append(secret.get_content(refresh=refresh)["word"])
+
+    cluster.run(unit, "update-status", prepare=get, fail=fail)
+    (word,) = words
+    return word
+
+
+def set_word(cluster: Cluster[Any], word: str) -> None:
+    def write(charm: ops.CharmBase):
+        charm.model.get_secret(id=secret_id(cluster)).set_content({"word": word})
+
+    cluster.run(0, "update-status", prepare=write)
+
+
+def test_each_unit_reads_the_secret_revision_it_last_saw_until_it_refreshes():
+    cluster = make_cluster(NoAckTesterCharm)
+    cluster.deploy(3)
+
+    def add(charm: ops.CharmBase):
+        charm.app.add_secret({"word": "one"}, label=LABEL)
+
+    cluster.run(0, "update-status", prepare=add)
+    assert read(cluster, 1) == "one"
+
+    set_word(cluster, "two")
+
+    assert read(cluster, 1) == "one"  # the revision it last saw
+    assert read(cluster, 2) == "two"  # its first read: the latest
+    assert read(cluster, 1, refresh=True) == "two"
+    assert read(cluster, 1) == "two"
+    assert read(cluster, 0) == "one"  # the leader made it, and has not refreshed since
+    set_word(cluster, "three")
+    assert read(cluster, 2, refresh=True, fail=True) == "three"  # a failed hook keeps nothing
+    assert read(cluster, 2) == "two"
+    unit = cluster.add_unit()
+    assert read(cluster, unit) == "three"

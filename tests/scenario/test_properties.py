@@ -8,9 +8,11 @@ tuple, a datetime and an aliased secret), each with an optional `SecretStr` fiel
 with or without acknowledgements, through random leader writes (no-op writes
 included), secret rotations, a secret set to None and back, deliveries of queued
 hooks to random units, leadership moves, deferrals of the changed event, units
-joining and leaving, pods recreated (stored state lost), failed hooks and writes
-from non-leaders. After every hook and step, and once everything queued is
-delivered at the end, it checks:
+joining and leaving, units planned that join later or are removed before they
+join, a `remove-unit` plus `add-unit` (the dying unit still in the relation while
+the new one is only planned), pods recreated (stored state lost), leader hooks
+the charm ignores, failed hooks and writes from non-leaders. After every hook and
+step, and once everything queued is delivered at the end, it checks:
 
 1. once everything queued is delivered, every unit's `get()` and `revision` equal
    what the current leader published, and the last changed event each unit
@@ -31,22 +33,56 @@ delivered at the end, it checks:
    leader's relation has acknowledged it, and at most once per revision per
    leadership (a new leader, or a leader whose stored state is lost, may fire once
    more); once everything is delivered, `rollout()` agrees on every unit and a
-   revision every unit acknowledged has fired on the current leader.
+   revision every unit acknowledged has fired on the current leader;
+7. with `acknowledge=True`, `applied` never fires before every unit that Juju
+   plans has acknowledged the revision, by name: a unit planned but not joined
+   yet holds it back even while a dying unit keeps the count of the relation's
+   units up (checked where ops has `ops.hookcmds`, whose `goal_state()` the
+   simulation answers; older ops count the planned units); and a leader hook of
+   any kind (one in which the charm calls nothing of the library's included;
+   not relation-joined, which relation-changed follows, nor stop or remove)
+   that starts while every unit has acknowledged the current revision, the
+   leader has nothing queued and Juju plans no unit it does not see (a planned
+   unit removed before it joined, say) fires `applied`, if that leader has not
+   fired it for the revision before.
 
 `AdoptionSequences` starts from an application whose old revision hand-writes its
 peer data (a generated password in an app secret under a raw key, a plaintext salt
 and JSON under the new schema's own keys, another library's raw key) and upgrades
 units one by one in random order, with deliveries, failed hooks, leadership
-moves, scaling, pods recreated and writes in between. It checks:
+moves, scaling (units planned, removed before they join, removed while another is
+added; the last unit on the old revision removed instead of upgraded), pods
+recreated, an old leader changing a legacy value or rotating the legacy secret
+(before and after a prefixed publish), a new leader writing while old units read
+the legacy keys, hooks in which the charm reads nothing, and foreign writes to the
+app databag in the hook in which the leader hands out generated values. Units
+track secret revisions: `get_content()` without a refresh returns the revision a
+unit last saw. It checks:
 
-7. adoption regenerates nothing: no `default_factory` runs for a value the legacy
+8. adoption regenerates nothing: no `default_factory` runs for a value the legacy
    data holds, a value it lacks is generated at most once, and every view of a
    unit on the new revision shows the legacy values (the leader's writes, once
-   every unit runs the new revision);
-8. no unit on the old revision ever reads a broken value: its hooks succeed, it
-   shows the legacy values, and its keys and secret stay intact until every unit
-   runs the new revision; then the legacy keys are retired and the legacy secret
-   is the library's own.
+   every unit runs the new revision); a takeover builds from the latest revision
+   of the legacy secret, so a password rotated before it is what new units read;
+9. no unit on the old revision ever reads a broken value: its hooks succeed, it
+   shows the legacy values, and its keys stay intact and the legacy secret's
+   content byte for byte what the old revision wrote (no key of the library's
+   added) until every unit runs the new revision; then the legacy keys are
+   retired and the legacy secret is the library's own;
+10. a legacy value that an old leader changes (or a password it rotates) after a
+    prefixed publish wins: units on the new revision read the value before or
+    after it until a new-revision leader runs a hook in which the charm reads the
+    config, and from then on the one after it, published with a new revision;
+    unless the new revision wrote that field since the adoption, whose value then
+    stays; retiring the legacy keys never drops it;
+11. a leader hook of any kind (as in 7) that starts while every unit runs the new
+    revision and has its record, the leader has nothing queued, and no unit is
+    planned or dying (the last old unit removed rather than upgraded, or a planned
+    unit removed before it joined) ends with the takeover and the retirement done;
+12. every generated value that a new-revision unit's `get()` returns in a hook is
+    the one published at the end of the hook, whatever else the hook writes to the
+    app databag (another library's raw key, a second `LeaderConfig`), and those
+    keys are left alone.
 
 The default run is bounded for `tox`; ``LEADER_CONFIG_PROFILE=soak`` (``tox -e
 soak``) runs thousands of sequences and reports how many ran.
@@ -93,7 +129,9 @@ from charms.leader_config.v0.leader_config import (
     NotReadyError,
     Rollout,
 )
-from cluster import Cluster, HookRecord
+from cluster import HOOKCMDS, Cluster, HookRecord
+
+pytestmark = pytest.mark.modules  # needs rollouts.py or adoption.py
 
 SECRET_ID_KEY = "secret-id"
 REVISION_KEY = "leader-config-revision"
@@ -102,6 +140,14 @@ META: dict[str, Any] = {"name": "prop", "peers": {"cluster": {"interface": "prop
 FOREIGN_APP_DATA = {"other-lib": "not json", "x-level": '"debug"', "level-x": "7"}
 # Hooks in which the library brings a unit's view up to date (see the module docstring).
 NOTICING_HOOKS = ("relation-created", "relation-changed", "leader-elected", "upgrade-charm")
+# Leader hooks bound to finish what the leader can see is due (invariants 7 and 11): those
+# in which the library looks at the units (a record changed or departed, a new leader, a
+# new revision), and update-status, in which it looks again at what waited for a planned
+# unit (docs/rollouts.md). Not relation-joined: relation-changed follows it at once.
+LOOKING_HOOKS = (*NOTICING_HOOKS, "relation-departed", "update-status")
+# Leader hooks in which a new leader adopts legacy values that an old leader changed
+# (invariant 10; docs/upgrading.md): its election, and its first hook on the new revision.
+ADOPTING_HOOKS = ("leader-elected", "upgrade-charm")
 
 
 # Schemas, and the values the generated writes use
@@ -291,6 +337,7 @@ class Journal:
         self.revisions: list[tuple[int, int | None, int | None]] = []  # unit, event's, view's
         self.applied: list[tuple[int, int]] = []  # unit, revision
         self.generated: list[str] = []  # fields whose default_factory ran
+        self.cookies: list[str] = []  # the generated values get() returned
 
     def take(self) -> tuple[list[tuple[int, int | None, int | None]], list[tuple[int, int]]]:
         taken = self.revisions, self.applied
@@ -299,6 +346,10 @@ class Journal:
 
     def take_generated(self) -> list[str]:
         taken, self.generated = self.generated, []
+        return taken
+
+    def take_cookies(self) -> list[str]:
+        taken, self.cookies = self.cookies, []
         return taken
 
 
@@ -316,6 +367,8 @@ class SimCluster(Cluster[Any]):
 
     _departing: int | None = None  # the unit being removed
     _running: int | None = None  # the unit whose hook is being run
+    # Called with the unit and the hook before each hook runs, to see the cluster as it starts.
+    before_hook: Callable[[int, str], None] | None = None
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -342,6 +395,8 @@ class SimCluster(Cluster[Any]):
         fail: bool = False,
     ) -> HookRecord:
         self._running = unit
+        if self.before_hook is not None:
+            self.before_hook(unit, hook)
         return super().run(unit, hook, remote=remote, params=params, prepare=prepare, fail=fail)
 
     def _event(
@@ -382,7 +437,8 @@ class SimCluster(Cluster[Any]):
     def refresh(self, charm_type: type[ops.CharmBase]) -> None:
         """Units added from now on run `charm_type` (`juju refresh` was issued).
 
-        The units present keep the revision they run until each is upgraded.
+        The units that have started keep the revision they run until each is
+        upgraded; a unit only planned starts on `charm_type`.
         """
         for unit in self.units:
             member = self._unit(unit)
@@ -392,6 +448,25 @@ class SimCluster(Cluster[Any]):
     def charm_of(self, unit: int) -> type[ops.CharmBase]:
         """The revision `unit` runs."""
         return self._unit(unit).charm_type or self._charm_type
+
+
+MAX_UNITS = 4
+
+
+def room_for_a_unit(cluster: Cluster[Any]) -> bool:
+    """Whether the application may grow: at most `MAX_UNITS`, planned ones included."""
+    return len(cluster.units) + len(cluster.planned) < MAX_UNITS
+
+
+def staying(cluster: Cluster[Any]) -> list[int]:
+    """The units that are not being removed: leadership may move to them."""
+    return [unit for unit in cluster.units if unit not in cluster.dying]
+
+
+def removable(cluster: Cluster[Any]) -> list[int]:
+    """The units whose removal leaves a unit that is not being removed."""
+    stay = staying(cluster)
+    return [unit for unit in cluster.units if unit not in stay or len(stay) > 1]
 
 
 class LogRecords(logging.Handler):
@@ -411,7 +486,7 @@ LOG = LogRecords()
 class Counts:
     def __init__(self):
         self.sequences = self.steps = self.hooks = self.failed_hooks = 0
-        self.events = self.applied = 0
+        self.events = self.applied = self.goal_state = 0
 
     def count(self, record: HookRecord) -> None:
         self.hooks += 1
@@ -510,8 +585,32 @@ class ClusterSequences(RuleBasedStateMachine):
         self.term_leader: int | None = None
         self.fired: dict[int, set[int]] = {}
         self.fired_by: dict[int, set[int]] = {}
+        # The revision `applied` is due for at the end of the leader's hook under way.
+        self.applied_due: int | None = None
 
-    # Invariants 2, 5 and 6, on every hook
+    # Invariants 2, 5, 6 and 7, on every hook
+
+    def before_hook(self, unit: int, hook: str) -> None:
+        leads = unit == self.cluster.leader and hook in LOOKING_HOOKS
+        self.applied_due = self.applied_is_due() if leads else None
+
+    def applied_is_due(self) -> int | None:
+        """The revision every unit acknowledged, if the leader can know it and Juju plans no more.
+
+        The leader has nothing queued (it saw every acknowledgement), sees every unit,
+        and no unit is planned but not joined, or dying.
+        """
+        cluster, leader = self.cluster, self.cluster.leader
+        if not self.acknowledge or leader is None or cluster.planned or cluster.dying:
+            return None
+        revision = stored_revision(cluster.app_data)
+        if revision < 0 or cluster.pending(leader):
+            return None
+        if cluster.peers(leader) != set(cluster.units) - {leader}:
+            return None
+        if any(self.acknowledged(unit) < revision for unit in cluster.units):
+            return None
+        return revision
 
     def check_hook(self, record: HookRecord) -> None:
         SEQUENCE_COUNTS.count(record)
@@ -538,6 +637,11 @@ class ClusterSequences(RuleBasedStateMachine):
         for unit, fired in applied:
             SEQUENCE_COUNTS.applied += 1
             self.check_applied(record, unit, fired, revision)
+        due, self.applied_due = self.applied_due, None
+        if due is not None and not self.writing and record.unit == self.cluster.leader:
+            assert due in self.fired_by.get(record.unit, set()), (
+                f"applied {due} did not fire, though every unit acknowledged it: {record}"
+            )
 
     def check_changed(self, record: HookRecord) -> None:
         assert len(record.changed) <= 1, record
@@ -567,6 +671,15 @@ class ClusterSequences(RuleBasedStateMachine):
         assert fired not in self.fired.setdefault(self.term, set()), f"applied again: {record}"
         self.fired[self.term].add(fired)
         self.fired_by.setdefault(unit, set()).add(fired)
+        if HOOKCMDS is not None:  # goal-state names the planned units: compared by name
+            behind = {
+                u: self.acknowledged(u)
+                for u in self.cluster.units + self.cluster.planned
+                if u not in self.cluster.dying and self.acknowledged(u) < fired
+            }
+            assert not behind, (
+                f"applied {fired} before planned units applied it {behind}: {record}"
+            )
 
     def peers(self, unit: int) -> set[int]:
         """The other units that `unit`'s peer relation holds."""
@@ -642,6 +755,7 @@ class ClusterSequences(RuleBasedStateMachine):
             app_data=FOREIGN_APP_DATA,
             on_hook=self.check_hook,
         )
+        self.cluster.before_hook = self.before_hook
         self.cluster.deploy(count)
         self.published = shape.schema()
 
@@ -776,27 +890,69 @@ class ClusterSequences(RuleBasedStateMachine):
 
         self.cluster.run(unit, "update-status", prepare=prepare)
 
+    @rule(hook=st.sampled_from(["config-changed", "start"]))
+    def the_leader_runs_a_hook_the_charm_ignores(self, hook: str):
+        leader = self.cluster.leader
+        assert leader is not None
+        self.cluster.run(leader, hook)
+
     @rule(data=st.data(), run_hook=st.booleans())
     def leadership_moves(self, data: st.DataObject, run_hook: bool):
-        self.cluster.elect(data.draw(st.sampled_from(self.cluster.units)), run_hook=run_hook)
+        self.cluster.elect(data.draw(st.sampled_from(staying(self.cluster))), run_hook=run_hook)
 
-    @precondition(lambda self: len(self.cluster.units) < 4)
+    @precondition(lambda self: room_for_a_unit(self.cluster))
     @rule()
     def unit_joins(self):
         unit = self.cluster.add_unit()
         assert self.cluster.changed_events(unit) == [self.shape.fields]
 
+    @precondition(lambda self: room_for_a_unit(self.cluster))
+    @rule()
+    def a_unit_is_planned(self):
+        """Juju counts it in goal-state; it has not joined the relation yet."""
+        self.cluster.add_unit(join=False)
+
+    @precondition(lambda self: self.cluster.planned)
+    @rule(data=st.data())
+    def a_planned_unit_joins(self, data: st.DataObject):
+        unit = data.draw(st.sampled_from(self.cluster.planned))
+        self.cluster.join_unit(unit)
+        assert self.cluster.changed_events(unit) == [self.shape.fields]
+
+    @precondition(lambda self: self.cluster.planned)
+    @rule(data=st.data())
+    def a_planned_unit_is_removed_before_joining(self, data: st.DataObject):
+        self.cluster.remove_unit(data.draw(st.sampled_from(self.cluster.planned)))
+
+    @precondition(
+        lambda self: (
+            len(self.cluster.units) > 1
+            and not self.cluster.dying
+            and room_for_a_unit(self.cluster)
+        )
+    )
+    @rule(data=st.data(), deliveries=st.lists(st.tuples(st.booleans(), st.booleans()), max_size=3))
+    def a_unit_is_removed_while_another_is_added(
+        self, data: st.DataObject, deliveries: list[tuple[bool, bool]]
+    ):
+        """remove-unit plus add-unit: the dying unit is in the relation, the new one planned."""
+        self.cluster.begin_removal(data.draw(st.sampled_from(self.cluster.units)))
+        self.cluster.add_unit(join=False)
+        self.deliver_some(data, deliveries)
+
     @precondition(lambda self: len(self.cluster.units) > 1)
     @rule(data=st.data())
     def unit_leaves(self, data: st.DataObject):
-        unit = data.draw(st.sampled_from(self.cluster.units))
+        self.remove(data.draw(st.sampled_from(removable(self.cluster))))
+
+    def remove(self, unit: int) -> None:
         self.cluster.remove_unit(unit)
         self.notified.pop(unit, None)
         self.unit_data.pop(unit, None)
 
     @rule(data=st.data())
     def pod_is_recreated(self, data: st.DataObject):
-        unit = data.draw(st.sampled_from(self.cluster.units))
+        unit = data.draw(st.sampled_from(staying(self.cluster)))
         self.cluster.run(unit, "stop")
         # What the unit handled is gone: its next view is its first.
         self.notified.pop(unit, None)
@@ -814,7 +970,9 @@ class ClusterSequences(RuleBasedStateMachine):
     # Invariants 1 and 6, once everything is delivered
 
     def settle(self) -> None:
-        """Deliver everything, and every deferred event, until nothing is left."""
+        """Finish removals (of planned units too); deliver everything and every deferred event."""
+        for unit in self.cluster.dying + self.cluster.planned:
+            self.remove(unit)
         for _ in range(10):
             self.cluster.settle()
             held = [unit for unit in self.cluster.units if self.cluster.deferred(unit)]
@@ -860,6 +1018,7 @@ class ClusterSequences(RuleBasedStateMachine):
     def teardown(self):
         self.settle_and_check()
         SEQUENCE_COUNTS.sequences += 1
+        SEQUENCE_COUNTS.goal_state += self.cluster.goal_state_calls
 
 
 # Adoption of hand-written peer data, during a rolling upgrade
@@ -976,10 +1135,15 @@ SHOWING_HOOKS = (
 
 
 class AdoptingCharm(ops.CharmBase):
-    """The new revision: LeaderConfig, adopting the legacy data; it shows the config it reads."""
+    """The new revision: LeaderConfig, adopting the legacy data; it shows the config it reads.
+
+    Each config `get()` returns is noted in the journal (its generated value). With
+    `quiet` set (by the test, before the event), the charm reads nothing in the hook.
+    """
 
     PREFIX: ClassVar[str] = ""
     SCHEMA: ClassVar[type[Kept]] = Kept
+    quiet = False
 
     def __init__(self, framework: ops.Framework):
         super().__init__(framework)
@@ -1010,12 +1174,21 @@ class AdoptingCharm(ops.CharmBase):
         }
         return Legacy(values, keys=[key for key in LEGACY_KEYS if key in data], secret=secret)
 
-    def _show(self, _: ops.EventBase) -> None:
+    def read(self) -> Kept | None:
+        """The config, as `get()` returns it; None while it raises."""
         try:
             config = self.shared.get()
         except LeaderConfigError as e:
             self.unit.status = ops.WaitingStatus(type(e).__name__)
+            return None
+        if isinstance(config, KeptWithCookie):
+            JOURNAL.cookies.append(config.cookie)
+        return config
+
+    def _show(self, _: ops.EventBase) -> None:
+        if self.quiet:
             return
+        config = self.read()
         if config is not None:
             self.unit.status = ops.ActiveStatus(shown(config))
 
@@ -1041,8 +1214,23 @@ def adopting_charm(prefix: str, schema: type[Kept]) -> type[AdoptingCharm]:
     return _ADOPTING[prefix, schema]
 
 
+class Note(pydantic.BaseModel):
+    """What a second LeaderConfig of the charm, under another prefix, keeps."""
+
+    text: str = ""
+
+
 hex_text = st.text(alphabet="0123456789abcdef", min_size=8, max_size=8)
 passwords = st.text(alphabet="klmnop", min_size=8, max_size=8).map(lambda s: f"pw-{s}")
+FIELDS = ("password", "salt", "log_level")
+Values = tuple[str, str, str]  # password, salt, log level
+
+
+def with_value(values: Values, field: str, value: str) -> Values:
+    password, salt, level = (
+        value if f == field else v for f, v in zip(FIELDS, values, strict=True)
+    )
+    return password, salt, level
 
 
 class AdoptionSequences(RuleBasedStateMachine):
@@ -1054,16 +1242,25 @@ class AdoptionSequences(RuleBasedStateMachine):
         self.new_charm: type[AdoptingCharm] = AdoptingCharm
         self.prefix = ""
         self.writing = True  # deploying, or a write whose rule checks its outcome
+        self.quiet = False  # the hook under way is one in which the charm reads nothing
         self.refreshed = False
-        self.legacy: tuple[str, str, str] = ("", "", "")
+        self.legacy: Values = ("", "", "")
         self.legacy_id = ""
         # What units on the new revision read: password, salt, level (the legacy
         # values until the leader writes, once every unit runs the new revision).
-        self.expected: tuple[str, str, str] = ("", "", "")
+        self.expected: Values = ("", "", "")
+        # Legacy values an old leader changed after a prefixed publish, by field: the
+        # next new-revision leader publishes them; and the fields the new revision
+        # wrote since the adoption, whose values stay.
+        self.due: dict[str, str] = {}
+        self.new_wrote: set[str] = set()
+        self.takeover_due = False  # at the start of the leader's hook under way
         self.generated: list[str] = []  # by committed hooks
         self.passwords: set[str] = set()
         self.first_cookie = ""
         self.revision = -1
+        self.foreign: dict[str, str] = {FOREIGN_KEY: FOREIGN_VALUE}  # other keys, left alone
+        self.notes = 0
         # The order of deliveries and of the last upgrades: hypothesis draws it.
         self.random = random.Random(0)  # noqa: S311 (not for security)
 
@@ -1078,11 +1275,14 @@ class AdoptionSequences(RuleBasedStateMachine):
     def runs_new(self, unit: int) -> bool:
         return issubclass(self.cluster.charm_of(unit), AdoptingCharm)
 
+    def has_cookie(self) -> bool:
+        return issubclass(self.new_charm.SCHEMA, KeptWithCookie)
+
     def key(self, name: str) -> str:
         return self.prefix + name
 
     def cookie(self) -> str | None:
-        if not issubclass(self.new_charm.SCHEMA, KeptWithCookie):
+        if not self.has_cookie():
             return None
         text = self.cluster.app_data.get(self.key("cookie"))
         return None if text is None else json.loads(text)
@@ -1091,49 +1291,143 @@ class AdoptionSequences(RuleBasedStateMachine):
         password, salt, level = self.legacy
         return f"{secret_fingerprint(password)} {salt} {level}"
 
-    def new_shown(self) -> str | None:
-        """What a unit on the new revision shows now; None while it waits for the cookie."""
-        password, salt, level = self.expected
-        text = f"{secret_fingerprint(password)} {salt} {level}"
-        if not issubclass(self.new_charm.SCHEMA, KeptWithCookie):
-            return text
-        cookie = self.cookie()
-        return None if cookie is None else f"{text} {cookie}"
+    def readable(self) -> set[Values]:
+        """What units on the new revision may read now: each due value, or the one before."""
+        password_choices, salt_choices, level_choices = (
+            {value, self.due.get(field, value)}
+            for field, value in zip(FIELDS, self.expected, strict=True)
+        )
+        return {
+            (password, salt, level)
+            for password in password_choices
+            for salt in salt_choices
+            for level in level_choices
+        }
 
-    def new_status(self) -> str:
-        shown = self.new_shown()
-        return "waiting: PendingFieldsError" if shown is None else f"active: {shown}"
+    def new_statuses(self) -> set[str]:
+        """What a unit on the new revision may show now."""
+        if not self.has_cookie():
+            suffix = ""
+        else:
+            cookie = self.cookie()
+            if cookie is None:
+                return {"waiting: PendingFieldsError"}
+            suffix = f" {cookie}"
+        return {
+            f"active: {secret_fingerprint(password)} {salt} {level}{suffix}"
+            for password, salt, level in self.readable()
+        }
 
-    # Invariants 7 and 8, on every hook
+    def published(self) -> Values | None:
+        """What this object's keys and secret hold: None before they are published."""
+        data = self.cluster.app_data
+        if self.key(REVISION_KEY) not in data:
+            return None
+        secret_id = json.loads(data[self.key(SECRET_ID_KEY)])
+        assert secret_id == self.legacy_id, "the legacy secret was not taken over"
+        (secret,) = [s for s in self.cluster.secrets if s.id == secret_id]
+        assert json.loads(data[self.key("password")]) is not None
+        password = secret.latest_content["password"]
+        return (
+            password,
+            json.loads(data[self.key("salt")]),
+            json.loads(data[self.key("log_level")]),
+        )
+
+    def retired(self) -> bool:
+        """Whether the legacy data is taken over and retired."""
+        data = self.cluster.app_data
+        if LEGACY_SECRET_ID in data or self.key(REVISION_KEY) not in data:
+            return False
+        return not self.prefix or not {"salt", "log_level"} & data.keys()
+
+    # Invariants 8 to 12, on every hook
+
+    def before_hook(self, unit: int, hook: str) -> None:
+        leads = unit == self.cluster.leader and hook in LOOKING_HOOKS
+        self.takeover_due = leads and self.takeover_is_due()
+
+    def takeover_is_due(self) -> bool:
+        """Whether the leader can see that every unit runs the new revision, and no more.
+
+        The leader has nothing queued (it saw every unit's record), sees every unit,
+        and no unit is planned but not joined, or dying.
+        """
+        cluster, leader = self.cluster, self.cluster.leader
+        if leader is None or cluster.planned or cluster.dying or cluster.pending(leader):
+            return False
+        if cluster.peers(leader) != set(cluster.units) - {leader}:
+            return False
+        record = self.key(UNIT_RECORD)
+        return all(
+            self.runs_new(unit) and record in self.cluster.unit_data(unit)
+            for unit in cluster.units
+        )
 
     def check_hook(self, record: HookRecord) -> None:
         ADOPTION_COUNTS.count(record)
         generated = JOURNAL.take_generated()
+        cookies = JOURNAL.take_cookies()
         JOURNAL.take()
+        takeover_due, self.takeover_due = self.takeover_due, False
         if record.failed:  # only on purpose (or the step's own check raised, and it says why)
             if isinstance(record.error, testing.errors.UncaughtCharmError):
                 raise AssertionError(f"a hook failed: {record}") from record.error
             return
+        published_cookie = self.cookie()
+        assert {*cookies} <= {published_cookie}, (
+            f"get() returned {cookies}, {published_cookie} is published: {record}"
+        )
         self.generated.extend(generated)
         assert [name for name in self.generated if name != "cookie"] == [], "regenerated"
         assert self.generated.count("cookie") <= 1, "the cookie was generated twice"
         revision = stored_revision(self.cluster.app_data, self.key(REVISION_KEY))
         assert revision >= self.revision, f"the revision went down: {record}"
-        self.revision = revision
-        if self.writing or not any(hook in record.hook for hook in SHOWING_HOOKS):
+        revision_before, self.revision = self.revision, revision
+        self.adopt_due(record, revision_before)
+        if takeover_due:
+            assert self.retired(), f"every unit runs the new revision, nothing retired: {record}"
+        if self.writing or self.quiet or not any(hook in record.hook for hook in SHOWING_HOOKS):
             return
         if not self.runs_new(record.unit):
             assert record.status == f"active: {self.legacy_shown()}", record
             return
-        assert record.status == self.new_status(), record
+        assert record.status in self.new_statuses(), record
 
-    # Invariants 7 and 8, after every step
+    def adopt_due(self, record: HookRecord, revision_before: int) -> None:
+        """After a new-revision leader's hook that reads the config, due values are published."""
+        if not self.due or record.unit != self.cluster.leader or not self.runs_new(record.unit):
+            return
+        looks = any(hook in record.hook for hook in ADOPTING_HOOKS)
+        if not (looks or LEGACY_SECRET_ID not in self.cluster.app_data):
+            return
+        previous = self.expected
+        for field, value in self.due.items():
+            self.expected = with_value(self.expected, field, value)
+        self.due = {}
+        if self.writing:  # the rule checks what was written
+            return
+        assert self.published() == self.expected, (
+            f"legacy values changed after the adoption are not published: {record}"
+        )
+        # A password rotated in the legacy secret, which the library took over, is the
+        # library's too: every unit reads it at its next read, and no revision marks it.
+        changed = [
+            field
+            for field, now, before in zip(FIELDS, self.expected, previous, strict=True)
+            if field != "password" and now != before
+        ]
+        if changed:
+            assert self.revision > revision_before, f"adopted without a new revision: {record}"
+
+    # Invariants 8 to 12, after every step
 
     @invariant()
     def old_units_read_the_legacy_data_intact(self):
         ADOPTION_COUNTS.steps += 1
         data = self.cluster.app_data
-        assert data[FOREIGN_KEY] == FOREIGN_VALUE
+        for key, value in self.foreign.items():
+            assert data.get(key) == value, f"{key} changed"
         if not self.old_units:
             return
         password, salt, level = self.legacy
@@ -1142,7 +1436,7 @@ class AdoptionSequences(RuleBasedStateMachine):
         assert data["log_level"] == json.dumps(level)
         (secret,) = [s for s in self.cluster.secrets if s.id == self.legacy_id]
         assert secret.label == LEGACY_LABEL
-        assert secret.latest_content["password"] == password
+        assert secret.latest_content == {"password": password}, "not what old units wrote"
         if self.prefix == "":  # own keys in use by old units: not taken over yet
             assert REVISION_KEY not in data
 
@@ -1157,16 +1451,10 @@ class AdoptionSequences(RuleBasedStateMachine):
 
     @invariant()
     def published_data_holds_what_new_units_read(self):
-        data = self.cluster.app_data
-        if self.key(REVISION_KEY) not in data:
+        published = self.published()
+        if published is None:
             return
-        secret_id = json.loads(data[self.key(SECRET_ID_KEY)])
-        assert secret_id == self.legacy_id, "the legacy secret was not taken over"
-        (secret,) = [s for s in self.cluster.secrets if s.id == secret_id]
-        assert json.loads(data[self.key("password")]) is not None
-        password = secret.latest_content["password"]
-        salt, level = json.loads(data[self.key("salt")]), json.loads(data[self.key("log_level")])
-        assert (password, salt, level) == self.expected
+        assert published in self.readable(), f"{published} published, {self.expected} expected"
         cookie = self.cookie()
         if cookie is not None:  # generated once, then kept
             self.first_cookie = self.first_cookie or cookie
@@ -1200,6 +1488,7 @@ class AdoptionSequences(RuleBasedStateMachine):
         self.new_charm = adopting_charm(prefix, KeptWithCookie if cookie else Kept)
         old = LegacyByLabel if by_label else LegacyCharm
         self.cluster = SimCluster(old, META, on_hook=self.check_hook)
+        self.cluster.before_hook = self.before_hook
         self.cluster.deploy(count)
         self.legacy_id = self.cluster.app_data[LEGACY_SECRET_ID]
         self.writing = False
@@ -1236,7 +1525,7 @@ class AdoptionSequences(RuleBasedStateMachine):
     ):
         self.upgrade(data.draw(st.sampled_from(self.old_units)), fresh_pod)
         self.deliver_some(deliveries)
-        if then_write and self.prefix == "" and self.old_units:
+        if then_write and self.prefix == "" and self.old_units and staying_new(self):
             self.a_new_leader_cannot_write_while_old_units_read_its_keys(data, "warning")
 
     @precondition(lambda self: self.cluster.has_pending())
@@ -1248,52 +1537,154 @@ class AdoptionSequences(RuleBasedStateMachine):
     def update_status(self, data: st.DataObject):
         self.cluster.run(data.draw(st.sampled_from(self.cluster.units)), "update-status")
 
+    @rule(hook=st.sampled_from(["update-status", "config-changed", "start"]))
+    def the_leader_runs_a_hook_without_reading(self, hook: str):
+        """As a charm that reads the config only in some hooks; the library's end of hook runs."""
+
+        def quiet(charm: ops.CharmBase):
+            if isinstance(charm, AdoptingCharm):
+                charm.quiet = True
+
+        self.quiet = True
+        try:
+            self.cluster.run(self.leader(), hook, prepare=quiet)
+        finally:
+            self.quiet = False
+
     @rule(data=st.data(), run_hook=st.booleans())
     def leadership_moves(self, data: st.DataObject, run_hook: bool):
-        self.cluster.elect(data.draw(st.sampled_from(self.cluster.units)), run_hook=run_hook)
+        self.cluster.elect(data.draw(st.sampled_from(staying(self.cluster))), run_hook=run_hook)
 
-    @precondition(lambda self: len(self.cluster.units) < 4)
+    @precondition(lambda self: room_for_a_unit(self.cluster))
     @rule()
     def unit_joins(self):
         self.cluster.add_unit()  # the new revision once `juju refresh` was issued
 
+    @precondition(lambda self: room_for_a_unit(self.cluster))
+    @rule()
+    def a_unit_is_planned(self):
+        """Juju counts it in goal-state; it has not joined the relation yet."""
+        self.cluster.add_unit(join=False)
+
+    @precondition(lambda self: self.cluster.planned)
+    @rule(data=st.data())
+    def a_planned_unit_joins(self, data: st.DataObject):
+        self.cluster.join_unit(data.draw(st.sampled_from(self.cluster.planned)))
+
+    @precondition(lambda self: self.cluster.planned)
+    @rule(data=st.data())
+    def a_planned_unit_is_removed_before_joining(self, data: st.DataObject):
+        self.cluster.remove_unit(data.draw(st.sampled_from(self.cluster.planned)))
+
+    @precondition(
+        lambda self: (
+            len(self.cluster.units) > 1
+            and not self.cluster.dying
+            and room_for_a_unit(self.cluster)
+        )
+    )
+    @rule(data=st.data(), deliveries=st.lists(st.booleans(), max_size=3))
+    def a_unit_is_removed_while_another_is_added(
+        self, data: st.DataObject, deliveries: list[bool]
+    ):
+        """remove-unit plus add-unit: the dying unit is in the relation, the new one planned."""
+        self.cluster.begin_removal(data.draw(st.sampled_from(self.cluster.units)))
+        self.cluster.add_unit(join=False)
+        self.deliver_some(deliveries)
+
     @precondition(lambda self: len(self.cluster.units) > 1)
     @rule(data=st.data())
     def unit_leaves(self, data: st.DataObject):
-        self.cluster.remove_unit(data.draw(st.sampled_from(self.cluster.units)))
+        self.cluster.remove_unit(data.draw(st.sampled_from(removable(self.cluster))))
+
+    @precondition(lambda self: len(self.old_units) == 1 and self.new_units)
+    @rule(then=st.sampled_from(["nothing", "update-status", "config-changed", "start"]))
+    def the_last_old_unit_is_removed_instead_of_upgraded(self, then: str):
+        self.cluster.remove_unit(self.old_units[0])
+        if then != "nothing":
+            self.the_leader_runs_a_hook_without_reading(then)
 
     @rule(data=st.data())
     def pod_is_recreated(self, data: st.DataObject):
-        unit = data.draw(st.sampled_from(self.cluster.units))
+        unit = data.draw(st.sampled_from(staying(self.cluster)))
         # On the revision it ran (a partitioned rollout upgrades pods one by one).
         self.cluster.recreate(unit)
 
-    @precondition(lambda self: self.cluster.leader in self.old_units)
-    @rule(level=levels, fail=st.booleans())
-    def an_old_leader_changes_a_legacy_value(self, level: str, fail: bool):
+    def change_legacy(
+        self,
+        data: st.DataObject,
+        field: str,
+        value: str,
+        hook: str,
+        change: Callable[[ops.CharmBase], None],
+        fail: bool,
+    ) -> None:
+        """Run `change` on an old leader, which sets a legacy value; follow it in the model.
+
+        With a prefix, a unit on the new revision may lead first, and publish; if one
+        leads, leadership moves to a unit still on the old revision.
+        """
+        new = staying_new(self)
+        if self.prefix and new and not self.runs_new(self.leader()) and data.draw(st.booleans()):
+            self.cluster.elect(data.draw(st.sampled_from(new)))
+        if self.runs_new(self.leader()):
+            unit = data.draw(st.sampled_from(staying_old(self)))
+            self.cluster.elect(unit, run_hook=data.draw(st.booleans()))
+        before = self.legacy, self.expected, dict(self.due)
+        self.legacy = with_value(self.legacy, field, value)
+        if self.key(REVISION_KEY) not in self.cluster.app_data:  # not published: migrate reads
+            self.expected = self.legacy
+        elif field not in self.new_wrote:  # after a prefixed publish: it wins
+            self.due[field] = value
+        record = self.cluster.run(self.leader(), hook, prepare=change, fail=fail)
+        if record.failed:
+            self.legacy, self.expected, self.due = before
+
+    @precondition(lambda self: bool(staying_old(self)))
+    @rule(
+        data=st.data(),
+        field=st.sampled_from(["log_level", "salt"]),
+        level=levels,
+        salt=hex_text,
+        fail=st.booleans(),
+    )
+    def an_old_leader_changes_a_legacy_value(
+        self, data: st.DataObject, field: str, level: str, salt: str, fail: bool
+    ):
         """As the old revision's config-changed would; units reading through migrate follow."""
 
         def write(charm: ops.CharmBase):
             relation = charm.model.get_relation("cluster")
             assert relation is not None
-            relation.data[charm.app]["log_level"] = json.dumps(level)
+            text = json.dumps(level) if field == "log_level" else salt
+            relation.data[charm.app][field] = text
 
-        before = self.legacy, self.expected
-        password, salt, _ = self.legacy
-        self.legacy = (password, salt, level)
-        if self.key(REVISION_KEY) not in self.cluster.app_data:  # not published: migrate reads
-            self.expected = self.legacy
-        record = self.cluster.run(self.leader(), "config-changed", prepare=write, fail=fail)
-        if record.failed:
-            self.legacy, self.expected = before
+        value = level if field == "log_level" else salt
+        self.change_legacy(data, field, value, "config-changed", write, fail)
 
-    @precondition(lambda self: self.prefix == "" and self.old_units and self.new_units)
+    @precondition(lambda self: bool(staying_old(self)))
+    @rule(data=st.data(), password=passwords, fail=st.booleans())
+    def an_old_leader_rotates_the_legacy_password(
+        self, data: st.DataObject, password: str, fail: bool
+    ):
+        """A new revision of the legacy secret; units track the revision they last saw."""
+
+        def rotate(charm: ops.CharmBase):
+            relation = charm.model.get_relation("cluster")
+            assert relation is not None
+            secret = charm.model.get_secret(id=relation.data[charm.app][LEGACY_SECRET_ID])
+            secret.set_content({"password": password})
+
+        self.passwords.add(password)
+        self.change_legacy(data, "password", password, "update-status", rotate, fail)
+
+    @precondition(lambda self: bool(self.prefix == "" and self.old_units and staying_new(self)))
     @rule(data=st.data(), level=levels)
     def a_new_leader_cannot_write_while_old_units_read_its_keys(
         self, data: st.DataObject, level: str
     ):
         if not self.runs_new(self.leader()):
-            self.cluster.elect(data.draw(st.sampled_from(self.new_units)))
+            self.cluster.elect(data.draw(st.sampled_from(staying_new(self))))
         before, secrets_before = self.cluster.app_data, contents(self.cluster.secrets)
         refused: list[NotReadyError] = []
 
@@ -1306,6 +1697,33 @@ class AdoptionSequences(RuleBasedStateMachine):
         assert len(refused) == 1
         assert self.cluster.app_data == before
         assert contents(self.cluster.secrets) == secrets_before
+
+    @precondition(lambda self: bool(self.prefix != "" and self.old_units and staying_new(self)))
+    @rule(
+        data=st.data(), field=st.sampled_from(["salt", "log_level"]), salt=hex_text, level=levels
+    )
+    def a_new_leader_writes_while_old_units_read_the_legacy_keys(
+        self, data: st.DataObject, field: str, salt: str, level: str
+    ):
+        """With a prefix, the new keys are the new revision's: its writes beat legacy changes."""
+        if not self.runs_new(self.leader()):
+            self.cluster.elect(data.draw(st.sampled_from(staying_new(self))))
+        value = level if field == "log_level" else salt
+
+        def write(charm: AdoptingCharm):
+            charm.shared.update(**{field: value})
+
+        self.writing = True  # the rule checks the hook's outcome
+        try:
+            record = self.cluster.run(self.leader(), "update-status", prepare=write)
+        finally:
+            self.writing = False
+        assert not record.failed
+        self.expected = with_value(self.expected, field, value)
+        self.due.pop(field, None)
+        self.new_wrote.add(field)
+        assert self.published() == self.expected
+        assert record.status in self.new_statuses()
 
     @precondition(lambda self: not self.old_units)
     @rule(
@@ -1339,16 +1757,53 @@ class AdoptionSequences(RuleBasedStateMachine):
             assert self.prefix == ""
             assert self.key(REVISION_KEY) not in self.cluster.app_data
             assert self.cluster.app_data == before
-            assert record.status == self.new_status()
+            assert record.status in self.new_statuses()
             return
         previous = self.expected
-        new: dict[str, str] = dict(zip(("password", "salt", "log_level"), previous, strict=True))
-        new[field] = texts[field]
-        self.expected = (new["password"], new["salt"], new["log_level"])
+        self.expected = with_value(previous, field, texts[field])
+        self.due.pop(field, None)
+        self.new_wrote.add(field)
         revision = stored_revision(self.cluster.app_data, self.key(REVISION_KEY))
         if self.expected != previous:
             assert revision > stored_revision(before, self.key(REVISION_KEY))
-        assert record.status == self.new_status()
+        assert record.status in self.new_statuses()
+
+    @precondition(lambda self: self.has_cookie())
+    @rule(
+        data=st.data(),
+        kind=st.sampled_from(["raw", "second-object"]),
+        hook=st.sampled_from(["update-status", "config-changed"]),
+    )
+    def a_foreign_write_follows_a_generated_value(self, data: st.DataObject, kind: str, hook: str):
+        """The leader's get() hands out a generated value; then another key is written.
+
+        On a leader on the new revision; or on one just elected that has not run a hook
+        yet; or, with no other unit on the new revision, in the old leader's upgrade-charm.
+        """
+        self.notes += 1
+        text = f"note-{self.notes}"
+
+        def write(charm: AdoptingCharm):
+            charm.read()
+            relation = charm.model.get_relation("cluster")
+            assert relation is not None
+            if kind == "raw":  # another library, or the charm's bookkeeping
+                relation.data[charm.app]["bookkeeping"] = text
+            else:
+                LeaderConfig(charm, "cluster", Note, prefix="x-").update(text=text)
+
+        if self.runs_new(self.leader()):
+            record = self.cluster.run(self.leader(), hook, prepare=write)
+        elif staying_new(self):
+            self.cluster.elect(data.draw(st.sampled_from(staying_new(self))), run_hook=False)
+            record = self.cluster.run(self.leader(), hook, prepare=write)
+        else:
+            self.refreshed = True
+            self.cluster.refresh(self.new_charm)
+            record = self.cluster.upgrade(self.leader(), self.new_charm, prepare=write)
+        if not record.failed:
+            key, value = ("bookkeeping", text) if kind == "raw" else ("x-text", json.dumps(text))
+            self.foreign[key] = value
 
     def leader(self) -> int:
         leader = self.cluster.leader
@@ -1366,18 +1821,22 @@ class AdoptionSequences(RuleBasedStateMachine):
                 assert status == ops.ActiveStatus(self.legacy_shown())
 
     def teardown(self):
-        # The rest of the rolling upgrade, in random order, with hooks delivered in between.
+        # Removals finish (planned units that have not joined go); the rest of the rolling
+        # upgrade, in random order, with hooks delivered in between.
+        for unit in self.cluster.dying + self.cluster.planned:
+            self.cluster.remove_unit(unit)
         while self.old_units:
             self.upgrade(self.random.choice(self.old_units), self.random.random() < 0.5)
             self.deliver_some(
                 [self.random.random() < 0.2 for _ in range(self.random.randrange(4))]
             )
         self.settle_and_check()
+        assert self.due == {}, f"legacy values changed after the adoption are lost: {self.due}"
         data = self.cluster.app_data
-        expected = self.new_shown()
-        assert expected is not None
+        (expected,) = self.new_statuses()
         for unit in self.cluster.units:
-            assert self.cluster.state(unit).unit_status == ops.ActiveStatus(expected)
+            status = self.cluster.state(unit).unit_status
+            assert f"{status.name}: {status.message}" == expected
         assert LEGACY_SECRET_ID not in data, "the legacy keys were not retired"
         if self.prefix:
             assert "salt" not in data
@@ -1385,6 +1844,17 @@ class AdoptionSequences(RuleBasedStateMachine):
         assert {s.id for s in self.cluster.secrets} == {self.legacy_id}
         assert json.loads(data[self.key(SECRET_ID_KEY)]) == self.legacy_id
         ADOPTION_COUNTS.sequences += 1
+        ADOPTION_COUNTS.goal_state += self.cluster.goal_state_calls
+
+
+def staying_new(machine: AdoptionSequences) -> list[int]:
+    """The units on the new revision that are not being removed."""
+    return [unit for unit in staying(machine.cluster) if machine.runs_new(unit)]
+
+
+def staying_old(machine: AdoptionSequences) -> list[int]:
+    """The units on the old revision that are not being removed."""
+    return [unit for unit in staying(machine.cluster) if not machine.runs_new(unit)]
 
 
 # Profiles and the tests
@@ -1421,6 +1891,7 @@ def _run(
             f"\n{what} ({PROFILE} profile): {counts.sequences} sequences, {counts.steps} steps,"
             f" {counts.hooks} hooks ({counts.failed_hooks} failed on purpose),"
             f" {counts.events} changed events, {counts.applied} applied events,"
+            f" {counts.goal_state} goal-state calls,"
             f" {time.monotonic() - start:.1f} s"
         )
 
