@@ -2,7 +2,7 @@
 
 Usage::
 
-    tox -e mutate                                # every mutant of the four library files
+    tox -e mutate                                # every mutant of every library file
     tox -e mutate -- --only 'LeaderConfig._write*' --only _digest    # in the core
     tox -e mutate -- --only 'rollouts:*'         # every function of rollouts.py
     tox -e mutate -- --max 40                    # a quick sample
@@ -34,19 +34,20 @@ Options (after `--` with tox):
 
 What it does: every library file, `lib/charms/leader_config/v0/*.py`, is mutated:
 the core `leader_config.py`, the optional modules `rollouts.py` and `adoption.py`,
-and the test helpers `testing.py`. mutmut names a module after its path and strips
-only `src/`, so the tree is copied to the work folder with the library package
-under `src/charms` (`lib/charms` is a symlink to it, for the pytest `pythonpath` and
-for code that finds the library by path). mutmut first runs the suite once to record
-which tests call each function; each mutant then runs only those tests, fastest
-first, stopping at the first failure. The unit suite is `pytest -m "not pyright"
-tests/scenario` with hypothesis seeded (`--hypothesis-seed=0`, so a run is
-repeatable), less `test_budget.py`: its hooks run in separate processes that always
-load the unmutated code, so it cannot kill a mutant. The tests marked `modules` (they
-need rollouts.py or adoption.py, and `tox -e unit-core` leaves them out) run here,
-as every file is in the tree; they are the ones that reach the two modules. mutmut
-does not mutate functions with decorators other than `staticmethod` and
-`classmethod` (such as `edit()`, or testing.py's cached `_unit_record`).
+and the test helpers `testing.py` and `testing_harness.py`. mutmut names a module
+after its path and strips only `src/`, so the tree is copied to the work folder with
+the library package under `src/charms` (`lib/charms` is a symlink to it, for the
+pytest `pythonpath` and for code that finds the library by path). mutmut first runs
+the suite once to record which tests call each function; each mutant then runs only
+those tests, fastest first, stopping at the first failure. The unit suite is
+`pytest -m "not pyright" tests/scenario` with hypothesis seeded
+(`--hypothesis-seed=0`, so a run is repeatable), less `test_budget.py`: its hooks
+run in separate processes that always load the unmutated code, so it cannot kill a
+mutant. The tests marked `modules` (they need rollouts.py or adoption.py, and
+`tox -e unit-core` leaves them out) run here, as every file is in the tree; they
+are the ones that reach the two modules. mutmut does not mutate functions with
+decorators other than `staticmethod` and `classmethod` (such as `edit()`, or
+testing.py's cached `_unit_record`).
 
 Function names: a mutant's function is its qualified name in its file (`_digest`,
 `LeaderConfig._write`). Names clash between files (`rollout` is a method of the

@@ -22,6 +22,8 @@ from charms.leader_config.v0.leader_config import (
     LeaderConfig,
     LeaderConfigAppliedEvent,
     Legacy,
+    NotLeaderError,
+    PendingFieldsError,
 )
 from charms.leader_config.v0.testing import published_state
 from conftest import META, Shared, app_data, peer, peer_of
@@ -63,20 +65,187 @@ def _with_app_data(state: testing.State, **changes: str) -> testing.State:
 # The core's module
 
 
+class PlainCharm(ops.CharmBase):
+    """A charm with a plain LeaderConfig: no acknowledgements, no migrate."""
+
+    def __init__(self, framework: ops.Framework):
+        super().__init__(framework)
+        self.shared = LeaderConfig(self, "cluster", Shared)
+
+
 def test_a_name_the_core_does_not_have_raises_attribute_error_naming_it():
     with pytest.raises(AttributeError, match=r"has no attribute 'no_such_name'$"):
         getattr(leader_config, "no_such_name")  # noqa: B009 (the name is the point)
 
 
-# Acknowledgements (rollouts.py)
+def test_an_applied_event_made_without_a_revision_carries_revision_0():
+    state = published_state("cluster", Shared(), leader=True)
+    _, ctx = _run(PlainCharm, state, lambda c: c.shared.on.applied.emit())
+    (event,) = [e for e in ctx.emitted_events if isinstance(e, LeaderConfigAppliedEvent)]
+    assert event.revision == 0
 
 
-class PlainCharm(ops.CharmBase):
-    """The charm's revision before it turned acknowledgements on."""
+class Aliased(pydantic.BaseModel):
+    log_level: str = pydantic.Field("info", alias="log-level")
+    max_conns: int = pydantic.Field(10, alias="max-conns")
+
+
+class AliasedCharm(ops.CharmBase):
+    def __init__(self, framework: ops.Framework):
+        super().__init__(framework)
+        self.shared = LeaderConfig(self, "cluster", Aliased)
+
+
+def _update_error(charm: type[ops.CharmBase], **changes: Any) -> str:
+    errors: list[str] = []
+
+    def update(c: Any) -> None:
+        with pytest.raises(ValueError, match="unknown field") as caught:
+            c.shared.update(**changes)
+        errors.append(str(caught.value))
+
+    _run(charm, testing.State(leader=True, relations={peer()}), update)
+    return errors[0]
+
+
+def test_an_unknown_field_name_is_refused_naming_the_fields_and_nothing_more():
+    assert _update_error(PlainCharm, colour="red") == (
+        "unknown field(s) colour for Shared (fields: log_level, members)"
+    )
+
+
+def test_aliases_given_as_field_names_are_refused_naming_each_fields_alias_apart():
+    message = _update_error(AliasedCharm, **{"log-level": "debug", "max-conns": 5})
+    assert message.endswith(
+        ": update() takes field names; 'log-level' is the alias of 'log_level';"
+        " 'max-conns' is the alias of 'max_conns'"
+    )
+
+
+class Generated(pydantic.BaseModel):
+    level: str = "info"
+    cookie: str = pydantic.Field(default_factory=lambda: "c-1")
+
+
+class GeneratedCharm(ops.CharmBase):
+    def __init__(self, framework: ops.Framework):
+        super().__init__(framework)
+        self.shared = LeaderConfig(self, "cluster", Generated)
+
+
+def test_the_leader_publishing_a_generated_value_the_stored_data_lacks_is_a_new_revision():
+    # Revision 3 from a schema without `cookie`: followers cannot read it until published.
+    stored = {"level": '"debug"', "leader-config-revision": "3"}
+    state = testing.State(leader=True, relations={peer(stored)})
+    out, _ = _run(GeneratedCharm, state, lambda c: c.shared.get())
+    assert app_data(out) == {**stored, "cookie": '"c-1"', "leader-config-revision": "4"}
+
+
+class ReadsInAppStatusCharm(ops.CharmBase):
+    """Reads the config in its collect-app-status handler, after the library's."""
 
     def __init__(self, framework: ops.Framework):
         super().__init__(framework)
         self.shared = LeaderConfig(self, "cluster", Shared)
+        framework.observe(self.on.collect_app_status, self._on_collect_app_status)
+
+    def _on_collect_app_status(self, _: ops.CollectStatusEvent) -> None:
+        self.shared.get()
+
+
+def test_a_publish_that_juju_refuses_is_tried_once_in_the_hook(
+    caplog: pytest.LogCaptureFixture,
+):
+    attempts: list[dict[str, str]] = []
+
+    def refuse_relation_set(charm: ReadsInAppStatusCharm) -> None:
+        backend: Any = charm.model._backend  # pyright: ignore[reportPrivateUsage]
+
+        def relation_set(relation_id: int, data: dict[str, str], *_: Any, **__: Any) -> None:
+            attempts.append(dict(data))
+            raise ops.ModelError("ERROR cannot write relation settings")
+
+        backend.relation_set = relation_set
+
+    state = testing.State(leader=True, relations={peer()})  # nothing published yet
+    with caplog.at_level(logging.WARNING, logger=leader_config.__name__):
+        out, _ = _run(ReadsInAppStatusCharm, state, refuse_relation_set)
+    assert len(attempts) == 1
+    assert [r.getMessage() for r in caplog.records if r.name == leader_config.__name__] == [
+        "LeaderConfig(relation_name='cluster', schema=Shared): not published: Juju refused"
+        " to write the shared config in 'cluster' from app/0 (leadership is lost during a"
+        " hook this way): ERROR cannot write relation settings"
+    ]
+    assert app_data(out) == {}
+
+
+class WithToken(pydantic.BaseModel):
+    level: str = "info"
+    token: pydantic.SecretStr | None = None
+
+
+class TokenCharm(ops.CharmBase):
+    def __init__(self, framework: ops.Framework):
+        super().__init__(framework)
+        self.shared = LeaderConfig(self, "cluster", WithToken)
+
+
+def _refusing_relation_set(charm: ops.CharmBase) -> None:
+    """Make every relation-set of this hook fail, as Juju refuses it once leadership is lost."""
+    backend: Any = charm.model._backend  # pyright: ignore[reportPrivateUsage]
+
+    def relation_set(*_: Any, **__: Any) -> None:
+        raise ops.ModelError("ERROR cannot write relation settings")
+
+    backend.relation_set = relation_set
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"level": "debug"}, {"token": None}],
+    ids=["a plain value", "the last secret value removed"],
+)
+def test_a_refused_write_with_secret_fields_raises_not_leader_error_and_keeps_the_secret(
+    changes: dict[str, Any],
+):
+    state = published_state(
+        "cluster", WithToken(token=pydantic.SecretStr("t-1")), leader=True, peers_data={1: {}}
+    )
+    errors: list[Exception] = []
+
+    def write(charm: TokenCharm) -> None:
+        _refusing_relation_set(charm)
+        with pytest.raises(NotLeaderError) as caught:
+            charm.shared.update(**changes)
+        errors.append(caught.value)
+
+    out, _ = _run(TokenCharm, state, write)
+    assert isinstance(errors[0].__cause__, ops.ModelError)
+    assert app_data(out) == dict(peer_of(state).local_app_data)
+    assert [s.latest_content for s in out.secrets] == [s.latest_content for s in state.secrets]
+
+
+def test_the_leaders_writes_in_one_hook_read_back_no_secret_they_wrote(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    reads: list[str] = []
+    get_secret = ops.Model.get_secret
+
+    def counting(model: ops.Model, *args: Any, **kwargs: Any) -> ops.Secret:
+        reads.append("get_secret")
+        return get_secret(model, *args, **kwargs)
+
+    def write_three_tokens(charm: TokenCharm) -> None:
+        monkeypatch.setattr(ops.Model, "get_secret", counting)
+        for token in ("t-1", "t-2", "t-3"):  # a new secret, then two new revisions
+            charm.shared.update(token=pydantic.SecretStr(token))
+
+    out, _ = _run(TokenCharm, testing.State(leader=True, relations={peer()}), write_three_tokens)
+    assert [s.latest_content["token"] for s in out.secrets] == ["t-3"]
+    assert reads == []
+
+
+# Acknowledgements (rollouts.py)
 
 
 class QuietAckCharm(ops.CharmBase):
@@ -132,6 +301,86 @@ def test_the_leaders_rollout_with_its_tally_in_hand_asks_juju_nothing_while_appl
     )
     assert seen == [True]
     assert asked == []
+
+
+@pytest.mark.modules
+def test_a_unit_with_acknowledgements_that_never_acknowledges_records_nothing():
+    published = published_state("cluster", Shared(), peers_data={0: {}})
+    out = published
+    for _ in range(2):  # the second hook runs on a revision that the unit has handled
+        out, _ = _run(
+            QuietAckCharm,
+            out,
+            event=lambda c: c.on.relation_changed(peer_of(published), remote_unit=0),
+            unit_id=1,
+        )
+    assert RECORD not in peer_of(out).local_unit_data
+
+
+class MigratingCharm(ops.CharmBase):
+    """Gives `migrate=`, so that each unit records that it runs the library."""
+
+    def __init__(self, framework: ops.Framework):
+        super().__init__(framework)
+        self.shared = LeaderConfig(self, "cluster", Shared, migrate=lambda _: None)
+
+
+class MigratingAckCharm(ops.CharmBase):
+    def __init__(self, framework: ops.Framework):
+        super().__init__(framework)
+        self.shared = LeaderConfig(
+            self, "cluster", Shared, migrate=lambda _: None, acknowledge=True
+        )
+
+
+@pytest.mark.modules
+def test_a_unit_that_recorded_running_the_library_acknowledges_once_upgraded_to_acknowledge():
+    published = published_state("cluster", Shared(), peers_data={0: {}})
+    before, after = type("Charm", (MigratingCharm,), {}), type("Charm", (MigratingAckCharm,), {})
+    ran, _ = _run(
+        before,
+        published,
+        event=lambda c: c.on.relation_changed(peer_of(published), remote_unit=0),
+        unit_id=1,
+    )
+    assert peer_of(ran).local_unit_data[RECORD] == "{}"
+    out, _ = _run(after, ran, event=lambda c: c.on.upgrade_charm(), unit_id=1)
+    assert peer_of(out).local_unit_data[RECORD] == json.dumps({"applied": 1})
+
+
+@pytest.mark.modules
+def test_a_leader_whose_stored_state_is_gone_completes_a_rollout_in_a_departure_hook():
+    state = published_state("cluster", Shared(), leader=True, peers_data={1: _record(1)})
+    relation = dataclasses.replace(peer_of(state), local_unit_data=_record(1))
+    state = dataclasses.replace(state, relations={relation}, stored_states=frozenset())
+    _, ctx = _run(
+        QuietAckCharm,
+        state,
+        event=lambda c: c.on.relation_departed(relation, remote_unit=2, departing_unit=2),
+    )
+    assert [e.revision for e in ctx.emitted_events if isinstance(e, LeaderConfigAppliedEvent)] == [
+        1
+    ]
+
+
+@pytest.mark.modules
+def test_a_goal_state_that_fails_fails_the_hook_with_jujus_message(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    hookcmds = pytest.importorskip("ops.hookcmds")  # ops before hookcmds counts units only
+
+    def goal_state() -> Any:
+        raise hookcmds.Error(returncode=1, cmd=["goal-state"], stderr="ERROR not now")
+
+    monkeypatch.setattr(hookcmds, "goal_state", goal_state)
+    state = published_state("cluster", Shared(), leader=True, peers_data={1: _record(1)})
+    relation = dataclasses.replace(peer_of(state), local_unit_data=_record(1))
+    state = dataclasses.replace(state, relations={relation})
+    with pytest.raises(testing.errors.UncaughtCharmError) as caught:
+        _run(QuietAckCharm, state, event=lambda c: c.on.leader_elected())
+    error = caught.value.__cause__
+    assert isinstance(error, ops.ModelError)
+    assert str(error) == "goal-state failed: ERROR not now"
 
 
 # Adoption (adoption.py)
@@ -245,3 +494,181 @@ def test_a_takeover_builds_on_the_latest_legacy_secret_even_after_migrate_read_t
     assert json.loads(app_data(out)["lc-secret-id"]) == LEGACY_SECRET.id  # taken over
     # The new field's value is added to the latest revision: the CA rotated is kept.
     assert secret.latest_content == {"password": "p4ss", "ca-cert": "new-ca", "cookie": "c-1"}
+    # Each secret field's key holds a marker: a JSON string, never the value.
+    markers = [json.loads(app_data(out)[key]) for key in ("lc-password", "lc-cookie")]
+    assert all(isinstance(m, str) and m not in ("p4ss", "c-1") for m in markers)
+
+
+def _old_leader_changed(state: testing.State, **legacy: str) -> testing.State:
+    """Leadership went to unit 1, on the old revision, which changed legacy values, and back."""
+    return _with_app_data(state, **legacy)
+
+
+@pytest.mark.modules
+def test_the_leader_logs_the_legacy_values_it_adopts_by_field_name(
+    caplog: pytest.LogCaptureFixture,
+):
+    state = _old_leader_changed(_adopted(), salt="rotated", **{"cluster-state": "running"})
+    with caplog.at_level(logging.INFO, logger=leader_config.__name__):
+        out, _ = _run(PrefixedCharm, state, event=lambda c: c.on.leader_elected())
+    assert (app_data(out)["v2-salt"], app_data(out)["v2-state"]) == ('"rotated"', '"running"')
+    assert [r.getMessage() for r in caplog.records if r.name == leader_config.__name__] == [
+        "LeaderConfig(relation_name='cluster', schema=Salted, prefix='v2-'):"
+        " adopting legacy values changed since: salt, state"
+    ]
+
+
+@pytest.mark.modules
+def test_a_legacy_value_the_leader_adopts_is_not_counted_as_written_by_the_charm():
+    state = _old_leader_changed(_adopted(), salt="rotated")
+    out, _ = _run(PrefixedCharm, state, event=lambda c: c.on.leader_elected())
+    assert app_data(out)["v2-leader-config-adopted"] == json.dumps({"written": []})
+    # So a later change by an old leader wins again.
+    again = _old_leader_changed(out, salt="again")
+    out, _ = _run(PrefixedCharm, again, event=lambda c: c.on.leader_elected())
+    assert app_data(out)["v2-salt"] == '"again"'
+
+
+@pytest.mark.modules
+def test_a_look_at_the_adoption_with_no_legacy_change_logs_nothing_and_writes_nothing(
+    caplog: pytest.LogCaptureFixture,
+):
+    adopted = _adopted()
+    with caplog.at_level(logging.INFO, logger=leader_config.__name__):
+        out, _ = _run(PrefixedCharm, adopted, event=lambda c: c.on.leader_elected())
+    assert [r.getMessage() for r in caplog.records if r.name == leader_config.__name__] == []
+    assert app_data(out) == app_data(adopted)
+
+
+class SameKeys(pydantic.BaseModel):
+    salt: str
+    state: str = "new"
+
+
+class SameKeysCharm(ops.CharmBase):
+    """The new schema's keys are the legacy ones: `salt` held a raw string."""
+
+    def __init__(self, framework: ops.Framework):
+        super().__init__(framework)
+        self.migrated: list[str] = []
+        self.shared = LeaderConfig(self, "cluster", SameKeys, migrate=self._legacy)
+
+    def _legacy(self, relation: ops.Relation) -> Legacy | None:
+        self.migrated.append("migrate")
+        old = relation.data[self.app]
+        if "cluster-state" not in old:
+            return None
+        return Legacy({"salt": old["salt"], "state": old["cluster-state"]}, keys=["cluster-state"])
+
+
+def _blocked() -> testing.State:
+    """The leader adopted the legacy data; units 2 and 3 still run the old revision."""
+    relation = testing.PeerRelation(
+        "cluster", local_app_data=LEGACY, peers_data={1: _record(), 2: {}, 3: {}}
+    )
+    out, _ = _run(
+        SameKeysCharm,
+        testing.State(leader=True, relations={relation}),
+        event=lambda c: c.on.upgrade_charm(),
+    )
+    assert app_data(out) == LEGACY  # units 2 and 3 read the legacy keys: left alone
+    return out
+
+
+def _upgraded(state: testing.State, *units: int) -> tuple[testing.State, Callable[[Any], Any]]:
+    """`state` once `units` run the new revision, and the relation-changed for the last one."""
+    relation = peer_of(state)
+    peers = {**relation.peers_data, **{unit: _record() for unit in units}}
+    relation = dataclasses.replace(relation, peers_data=peers)
+    event: Callable[[Any], Any] = lambda c: c.on.relation_changed(  # noqa: E731
+        relation, remote_unit=units[-1]
+    )
+    return dataclasses.replace(state, relations={relation}), event
+
+
+@pytest.mark.modules
+def test_a_blocked_adoption_logs_no_warning_in_a_hook_where_the_units_change(
+    caplog: pytest.LogCaptureFixture,
+):
+    state, event = _upgraded(_blocked(), 2)  # unit 3 still runs the old revision
+    with caplog.at_level(logging.WARNING):
+        out, _ = _run(SameKeysCharm, state, event=event)
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert app_data(out) == LEGACY
+
+
+@pytest.mark.modules
+def test_migrate_runs_once_in_a_leaders_hook_in_which_the_units_change():
+    state, event = _upgraded(_blocked(), 2)  # unit 3 still runs the old revision
+    calls: list[list[str]] = []
+    _run(SameKeysCharm, state, lambda c: calls.append(c.migrated), event=event)
+    assert calls == [["migrate"]]
+
+
+@pytest.mark.modules
+def test_a_legacy_value_the_blocked_leader_changes_itself_reads_back_at_once():
+    seen: list[str] = []
+
+    def change_the_legacy_state(charm: SameKeysCharm) -> None:
+        relation = charm.model.get_relation("cluster")
+        assert relation is not None
+        for state in ("running", "stopped"):
+            relation.data[charm.app]["cluster-state"] = state
+            config = charm.shared.get()
+            assert config is not None
+            seen.append(config.state)
+
+    _run(SameKeysCharm, _blocked(), change_the_legacy_state)
+    assert seen == ["running", "stopped"]
+
+
+@pytest.mark.modules
+def test_the_leader_asks_goal_state_once_in_a_hook_where_it_takes_the_legacy_keys_over(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    state, event = _upgraded(_blocked(), 2)
+    state, event = _upgraded(_run(SameKeysCharm, state, event=event)[0], 3)  # the last one
+    asked: list[str] = []
+    planned_units = ops.Application.planned_units
+
+    def counting(app: ops.Application) -> int:
+        asked.append("planned_units")
+        return planned_units(app)
+
+    monkeypatch.setattr(ops.Application, "planned_units", counting)
+    out, _ = _run(SameKeysCharm, state, event=event)
+    assert app_data(out)["salt"] == '"s4lt"'  # taken over
+    assert asked == ["planned_units"]
+
+
+class TwoGenerated(pydantic.BaseModel):
+    salt: str
+    cookie: str = pydantic.Field(default_factory=lambda: "c-1")
+    nonce: str = pydantic.Field(default_factory=lambda: "n-1")
+
+
+class TwoGeneratedCharm(SameKeysCharm):
+    def __init__(self, framework: ops.Framework):
+        ops.CharmBase.__init__(self, framework)
+        self.migrated = []
+        self.shared = LeaderConfig(self, "cluster", TwoGenerated, migrate=self._legacy)
+
+    def _legacy(self, relation: ops.Relation) -> Legacy | None:
+        old = relation.data[self.app]
+        return Legacy({"salt": old["salt"]}) if "salt" in old else None
+
+
+@pytest.mark.modules
+def test_a_follower_reading_adopted_data_names_the_relation_and_each_field_it_awaits():
+    errors: list[PendingFieldsError] = []
+
+    def read(charm: TwoGeneratedCharm) -> None:
+        with pytest.raises(PendingFieldsError) as caught:
+            charm.shared.get()
+        errors.append(caught.value)
+
+    state = testing.State(relations={peer(LEGACY, peers=(0,))})
+    _run(TwoGeneratedCharm, state, read, unit_id=1)
+    (error,) = errors
+    assert (error.relation_name, error.fields) == ("cluster", ("cookie", "nonce"))
+    assert "lacks cookie, nonce, which only the leader generates" in str(error)
