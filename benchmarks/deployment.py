@@ -25,6 +25,7 @@ ops, the charm or the library; timed runs do not.
 from __future__ import annotations
 
 import json
+import resource
 import subprocess
 import sys
 import time
@@ -73,6 +74,14 @@ LIBRARY = CharmSpec(
     python_path=(REPO / "lib", REPO / "src"),
 )
 BASELINE = CharmSpec("baseline", BENCH_DIR / "charms" / "baseline.py")
+# The same job without acknowledgements, hand-written with a pydantic model, and the
+# tester charm's job written as a reconciler that observes nothing of the library's.
+BASELINE_PYDANTIC = CharmSpec("baseline-pydantic", BENCH_DIR / "charms" / "baseline_pydantic.py")
+RECONCILER = CharmSpec(
+    "reconciler",
+    BENCH_DIR / "charms" / "tester_reconciler.py",
+    python_path=(REPO / "lib", REPO / "src"),
+)
 LIBRARY_ACK = CharmSpec("library+ack", REPO / "src" / "charm.py")
 BASELINE_ACK = CharmSpec(
     "baseline+ack", BENCH_DIR / "charms" / "baseline_ack.py", python_path=(REPO / "lib", REPO)
@@ -118,6 +127,12 @@ from pydantic import BaseModel, ValidationError
 class _ImportCompleted(BaseModel):
     done: bool = True
 """
+
+
+def _children_cpu_seconds() -> float:
+    """The CPU time of this process's waited-for child processes and their own, so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def unit_name(index: int) -> str:
@@ -181,6 +196,9 @@ class HookRun:
         leader: whether the unit was the leader.
         calls: the hook tool calls, in order (records of `benchmarks.hooktools`).
         seconds: the wall time of the whole hook process.
+        cpu_seconds: the CPU time (user and system) of the hook process and of the
+            hook tool processes it ran; less disturbed than `seconds` by other work on
+            the machine, and meaningful only while one hook runs at a time.
         returncode: the hook process's exit status.
         stderr: the hook process's standard error.
         action: the action's outcome (`results`, `failed`, `log`), for actions.
@@ -198,6 +216,7 @@ class HookRun:
     action: dict[str, Any] | None = None
     app_data_changed: bool = False
     unit_data_changed: bool = False
+    cpu_seconds: float = 0.0
 
     def counts(self) -> Counter[str]:
         """Return the number of calls per hook tool."""
@@ -441,6 +460,7 @@ class Deployment:
         self._prepare(step)
         before = self.model()
         offset = self._calls.stat().st_size
+        cpu_start = _children_cpu_seconds()
         start = time.perf_counter()
         process = subprocess.run(  # noqa: S603 (a fixed interpreter and the charm's script)
             [sys.executable, str(self.spec.entry)],
@@ -451,6 +471,7 @@ class Deployment:
             check=False,
         )
         seconds = time.perf_counter() - start
+        cpu_seconds = _children_cpu_seconds() - cpu_start
         with self._calls.open(encoding="utf-8") as f:
             f.seek(offset)
             calls = [json.loads(line) for line in f]
@@ -468,6 +489,7 @@ class Deployment:
             leader=before["leader"] == unit,
             calls=calls,
             seconds=seconds,
+            cpu_seconds=cpu_seconds,
             returncode=process.returncode,
             stderr=process.stderr,
             action=action,

@@ -1,1 +1,1 @@
-"""Charms the benchmarks run: the hand-written baseline and a read probe."""
+"""Charms the benchmarks run: hand-written baselines, variants of the tester charm, a probe."""
