@@ -48,3 +48,20 @@ def test_the_harness_helpers_resolve_from_testing_or_name_the_file_to_fetch(
     )
     with pytest.raises(AttributeError):
         testing.no_such_helper  # noqa: B018
+
+
+@pytest.mark.modules  # counts every library file
+def test_the_readme_states_each_files_lines_and_what_each_kind_of_charm_vendors():
+    readme = (SIZES.LIBRARY.parents[3] / "README.md").read_text()
+    counts = {name: SIZES.count(SIZES.LIBRARY / name) for name in SIZES.FILES}
+    for name, c in counts.items():
+        row = next(line for line in readme.splitlines() if line.startswith(f"| `{name}` |"))
+        assert row.endswith(f"| {c.lines:,} ({c.code:,} of code) |"), row
+    fresh, acknowledging, adopting = (
+        sum(counts[name].lines for name in files) for files in list(SIZES.CHARMS.values())[:3]
+    )
+    stated = (
+        f"A charm vendors {fresh:,} lines with neither feature, {acknowledging:,} with"
+        f" `acknowledge=True` and\n{adopting:,} with `migrate=`"
+    )
+    assert stated in readme
