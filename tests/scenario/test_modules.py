@@ -9,6 +9,7 @@ any later LIBPATCH of the other, or says exactly which file to update.
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 import textwrap
@@ -165,3 +166,43 @@ def test_an_older_module_works_with_a_newer_core(monkeypatch: pytest.MonkeyPatch
     ctx = testing.Context(Acknowledging, meta=META)
     out = ctx.run(ctx.on.leader_elected(), testing.State(leader=True, relations={peer(peers=())}))
     assert out.unit_status == testing.ActiveStatus("applied 1")
+
+
+# No underscore name crosses a file boundary
+
+
+NAMED_TUPLE_API = {"_replace", "_asdict", "_fields", "_make"}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "leader_config",
+        "testing",
+        *(
+            pytest.param(name, marks=pytest.mark.modules)
+            for name in ("rollouts", "adoption", "testing_harness")
+        ),
+    ],
+)
+def test_a_library_file_reaches_others_through_public_names_only(name: str):
+    tree = ast.parse((Path(core.__file__).parent / f"{name}.py").read_text())
+    private_imports = [
+        f"{node.module}.{alias.name}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("charms.")
+        for alias in node.names
+        if alias.name.startswith("_")
+    ]
+    # Only an object's own private names: self's (or cls's), never another's (a module's,
+    # the core's objects' through ModuleHost, a module's objects from the core).
+    foreign = [
+        ast.unparse(node)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute)
+        and node.attr.startswith("_")
+        and not node.attr.startswith("__")
+        and node.attr not in NAMED_TUPLE_API
+        and not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"))
+    ]
+    assert (private_imports, foreign) == ([], [])
