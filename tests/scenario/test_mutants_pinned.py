@@ -25,7 +25,7 @@ from charms.leader_config.v0.leader_config import (
     NotLeaderError,
     PendingFieldsError,
 )
-from charms.leader_config.v0.testing import published_state
+from charms.leader_config.v0.testing import config_from_state, follower_state, published_state
 from conftest import META, Shared, app_data, peer, peer_of
 
 RECORD = "leader-config-unit"
@@ -672,3 +672,66 @@ def test_a_follower_reading_adopted_data_names_the_relation_and_each_field_it_aw
     (error,) = errors
     assert (error.relation_name, error.fields) == ("cluster", ("cookie", "nonce"))
     assert "lacks cookie, nonce, which only the leader generates" in str(error)
+
+
+# The test helpers (testing.py)
+
+
+def test_follower_state_without_the_followers_own_gives_it_the_unit_databag_the_leader_saw():
+    seen = {"ingress-address": "10.0.0.2"}
+    leader_out = published_state("cluster", Shared(), leader=True, peers_data={1: seen})
+    state = follower_state(leader_out, "cluster")
+    assert dict(peer_of(state).local_unit_data) == seen
+    unseen = follower_state(leader_out, "cluster", unit_id=2)  # joined since the leader ran
+    assert dict(peer_of(unseen).local_unit_data) == {}
+
+
+def test_follower_state_makes_a_follower_of_a_unit_whose_own_state_led():
+    leader_out = published_state("cluster", Shared(), leader=True, peers_data={1: {}})
+    led = published_state("cluster", Shared(), leader=True, peers_data={0: {}})
+    assert follower_state(leader_out, "cluster", state=led).leader is False
+
+
+def test_config_from_state_reads_a_relation_that_is_no_peer_relation():
+    published = peer_of(published_state("cluster", Shared(log_level="debug")))
+    relation = testing.Relation("cluster", local_app_data=published.local_app_data)
+    state = testing.State(relations={relation})
+    assert config_from_state(state, "cluster", Shared) == Shared(log_level="debug")
+
+
+class UnitDataCharm(ops.CharmBase):
+    """Kept its log level in the leader's unit databag before it used the library."""
+
+    def legacy(self, relation: ops.Relation) -> dict[str, Any] | None:
+        levels = [relation.data[unit].get("log-level") for unit in relation.units]
+        level = next((level for level in levels if level), None)
+        return None if level is None else {"log_level": level}
+
+
+@pytest.mark.modules
+def test_config_from_state_gives_migrate_the_peers_unit_databags():
+    relation = testing.PeerRelation("cluster", peers_data={0: {"log-level": "debug"}, 2: {}})
+    state = testing.State(relations={relation})
+    config = config_from_state(state, "cluster", Shared, migrate=UnitDataCharm.legacy)
+    assert config == Shared(log_level="debug")
+
+
+UNIT_SECRET = testing.Secret({"log-level": "debug"}, owner="unit")
+
+
+class UnitSecretCharm(ops.CharmBase):
+    """Its migrate reads a secret of the unit under test, if it can."""
+
+    def legacy(self, relation: ops.Relation) -> dict[str, Any] | None:
+        try:
+            secret = self.model.get_secret(id=UNIT_SECRET.id)
+        except ops.SecretNotFoundError:
+            return {"log_level": "info"}
+        return {"log_level": secret.get_content()["log-level"]}
+
+
+@pytest.mark.modules
+def test_config_from_state_gives_migrate_no_secret_of_the_unit_under_test():
+    state = testing.State(relations={testing.PeerRelation("cluster")}, secrets={UNIT_SECRET})
+    config = config_from_state(state, "cluster", Shared, migrate=UnitSecretCharm.legacy)
+    assert config == Shared(log_level="info")
