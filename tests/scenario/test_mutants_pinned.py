@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +19,7 @@ import pytest
 from ops import testing
 
 from charms.leader_config.v0 import leader_config
+from charms.leader_config.v0 import testing as helpers
 from charms.leader_config.v0.leader_config import (
     LeaderConfig,
     LeaderConfigAppliedEvent,
@@ -25,7 +27,12 @@ from charms.leader_config.v0.leader_config import (
     NotLeaderError,
     PendingFieldsError,
 )
-from charms.leader_config.v0.testing import config_from_state, follower_state, published_state
+from charms.leader_config.v0.testing import (
+    config_from_state,
+    follower_state,
+    peer_relation,
+    published_state,
+)
 from conftest import META, Shared, app_data, peer, peer_of
 
 RECORD = "leader-config-unit"
@@ -700,20 +707,25 @@ def test_config_from_state_reads_a_relation_that_is_no_peer_relation():
 
 
 class UnitDataCharm(ops.CharmBase):
-    """Kept its log level in the leader's unit databag before it used the library."""
+    """Kept its log level in a unit databag (of a unit that led) before it used the library."""
 
     def legacy(self, relation: ops.Relation) -> dict[str, Any] | None:
-        levels = [relation.data[unit].get("log-level") for unit in relation.units]
+        units = (self.unit, *relation.units)
+        levels = [relation.data[unit].get("log-level") for unit in units]
         level = next((level for level in levels if level), None)
-        return None if level is None else {"log_level": level}
+        return None if level is None else {"log_level": level, "members": [str(relation.id)]}
 
 
 @pytest.mark.modules
-def test_config_from_state_gives_migrate_the_peers_unit_databags():
-    relation = testing.PeerRelation("cluster", peers_data={0: {"log-level": "debug"}, 2: {}})
+@pytest.mark.parametrize("own", [True, False], ids=["its own", "a peer's"])
+def test_config_from_state_gives_migrate_the_relation_with_its_id_and_unit_databags(own: bool):
+    kept = {"log-level": "debug"}
+    relation = testing.PeerRelation(
+        "cluster", id=42, local_unit_data=kept if own else {}, peers_data={0: {} if own else kept}
+    )
     state = testing.State(relations={relation})
     config = config_from_state(state, "cluster", Shared, migrate=UnitDataCharm.legacy)
-    assert config == Shared(log_level="debug")
+    assert config == Shared(log_level="debug", members=["42"])
 
 
 UNIT_SECRET = testing.Secret({"log-level": "debug"}, owner="unit")
@@ -735,3 +747,58 @@ def test_config_from_state_gives_migrate_no_secret_of_the_unit_under_test():
     state = testing.State(relations={testing.PeerRelation("cluster")}, secrets={UNIT_SECRET})
     config = config_from_state(state, "cluster", Shared, migrate=UnitSecretCharm.legacy)
     assert config == Shared(log_level="info")
+
+
+def test_config_from_state_reads_a_state_that_holds_several_secrets():
+    config = WithToken(token=pydantic.SecretStr("t-1"))
+    state = published_state("cluster", config)
+    other = testing.Secret({"password": "p"}, owner="app", label="other")
+    state = dataclasses.replace(state, secrets={*state.secrets, other})
+    assert config_from_state(state, "cluster", WithToken) == config
+
+
+def test_config_from_state_returns_a_copy_of_its_own_on_each_call():
+    state = published_state("cluster", Shared(members=["a"]))
+    first = config_from_state(state, "cluster", Shared)
+    assert first is not None
+    first.members.append("b")
+    assert config_from_state(state, "cluster", Shared) == Shared(members=["a"])
+
+
+def test_a_name_the_test_helpers_do_not_have_raises_attribute_error_naming_it():
+    with pytest.raises(AttributeError, match=r"has no attribute 'no_such_helper'$"):
+        getattr(helpers, "no_such_helper")  # noqa: B009 (the name is the point)
+
+
+class Hidden(pydantic.BaseModel):
+    level: str = "info"
+    note: str = pydantic.Field("", repr=False)
+
+
+def test_configs_that_differ_only_in_a_field_hidden_from_repr_are_published_apart():
+    first, _ = peer_relation("cluster", Hidden(note="one"))
+    second, _ = peer_relation("cluster", Hidden(note="two"))
+    assert (first.local_app_data["note"], second.local_app_data["note"]) == ('"one"', '"two"')
+
+
+class Numbers(pydantic.BaseModel):
+    numbers: set[int] | list[int] = []
+
+
+def test_configs_that_dump_alike_but_encode_apart_are_published_apart():
+    as_set = Numbers(numbers={2, 10})
+    # The same numbers, as a list in the order the set dumps them: the dumps are equal.
+    as_list = Numbers(numbers=as_set.model_dump(mode="json")["numbers"])
+    assert as_set.model_dump(mode="json") == as_list.model_dump(mode="json")
+    set_data, _ = peer_relation("cluster", as_set)
+    list_data, _ = peer_relation("cluster", as_list)
+    assert set_data.local_app_data["numbers"] == "[10, 2]"  # a set goes sorted as JSON
+    assert json.loads(list_data.local_app_data["numbers"]) == as_list.numbers
+
+
+def test_peer_relation_takes_a_config_holding_values_pydantic_coerces_and_warns_nothing():
+    config = Shared.model_construct(log_level="debug", members=("a",))  # a tuple for a list
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        relation, _ = peer_relation("cluster", config)
+    assert relation.local_app_data["members"] == '["a"]'
