@@ -10,13 +10,14 @@ import dataclasses
 import json
 import logging
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from typing import Any
 
 import ops
 import pydantic
 import pytest
 from ops import testing
+from ops.testing import Harness
 
 from charms.leader_config.v0 import leader_config
 from charms.leader_config.v0 import testing as helpers
@@ -802,3 +803,97 @@ def test_peer_relation_takes_a_config_holding_values_pydantic_coerces_and_warns_
         warnings.simplefilter("error")
         relation, _ = peer_relation("cluster", config)
     assert relation.local_app_data["members"] == '["a"]'
+
+
+# The Harness helpers (testing_harness.py, imported in the tests: the core's tests run
+# without it)
+
+
+class PrefixedSharedCharm(ops.CharmBase):
+    def __init__(self, framework: ops.Framework):
+        super().__init__(framework)
+        self.shared = LeaderConfig(self, "cluster", Shared, prefix="x-")
+
+
+HARNESS_META = "name: app\npeers:\n  cluster:\n    interface: app_cluster\n"
+
+
+@pytest.fixture
+def harness_of() -> Generator[Callable[[type[ops.CharmBase]], Harness[Any]], None, None]:
+    """Make a Harness of a charm, begun, without the peer relation."""
+    made: list[Harness[Any]] = []
+
+    def make(charm: type[ops.CharmBase]) -> Harness[Any]:
+        with warnings.catch_warnings():
+            # ops marks Harness itself as pending deprecation in favour of ops.testing.Context.
+            warnings.simplefilter("ignore", PendingDeprecationWarning)
+            harness = Harness(charm, meta=HARNESS_META)
+        made.append(harness)
+        harness.begin()
+        return harness
+
+    yield make
+    for harness in made:
+        harness.cleanup()
+
+
+class RelationCreatedCharm(PlainCharm):
+    """Records the app that each peer relation-created names."""
+
+    def __init__(self, framework: ops.Framework):
+        super().__init__(framework)
+        self.created: list[str | None] = []
+        framework.observe(self.on["cluster"].relation_created, self._on_created)
+
+    def _on_created(self, event: ops.RelationCreatedEvent) -> None:
+        self.created.append(event.app.name if event.app else None)
+
+
+@pytest.mark.modules  # needs testing_harness.py
+def test_publish_to_harness_adds_the_peer_relation_it_lacks_as_juju_does(
+    harness_of: Callable[[type[ops.CharmBase]], Harness[Any]],
+):
+    from charms.leader_config.v0.testing_harness import config_from_harness, publish_to_harness
+
+    harness = harness_of(RelationCreatedCharm)
+    publish_to_harness(harness, "cluster", Shared(log_level="debug"))
+    assert harness.charm.created == ["app"]  # a peer relation is with the charm's own app
+    assert config_from_harness(harness, "cluster", Shared) == Shared(log_level="debug")
+
+
+@pytest.mark.modules  # needs testing_harness.py
+def test_publish_to_harness_writes_under_the_prefix_the_charm_gives(
+    harness_of: Callable[[type[ops.CharmBase]], Harness[Any]],
+):
+    from charms.leader_config.v0.testing_harness import config_from_harness, publish_to_harness
+
+    harness = harness_of(PrefixedSharedCharm)
+    publish_to_harness(harness, "cluster", Shared(log_level="debug"), prefix="x-")
+    assert harness.charm.shared.get() == Shared(log_level="debug")
+    assert config_from_harness(harness, "cluster", Shared, prefix="x-") == Shared(
+        log_level="debug"
+    )
+
+
+@pytest.mark.modules  # needs testing_harness.py
+def test_publish_to_harness_refuses_a_core_that_writes_another_wire_format(
+    harness_of: Callable[[type[ops.CharmBase]], Harness[Any]],
+    monkeypatch: pytest.MonkeyPatch,
+):
+    from charms.leader_config.v0 import testing_harness
+
+    def unnumbered(
+        relation_name: str, config: pydantic.BaseModel, *, prefix: str = ""
+    ) -> tuple[testing.PeerRelation, frozenset[testing.Secret]]:
+        relation, secrets = peer_relation(relation_name, config, prefix=prefix)
+        data = {k: v for k, v in relation.local_app_data.items() if "revision" not in k}
+        return dataclasses.replace(relation, local_app_data=data), secrets
+
+    monkeypatch.setattr(testing_harness, "peer_relation", unnumbered)
+    harness = harness_of(PlainCharm)
+    with pytest.raises(RuntimeError) as caught:
+        testing_harness.publish_to_harness(harness, "cluster", Shared())
+    assert str(caught.value) == (
+        "leader_config no longer writes 'leader-config-revision' and 'secret-id' as"
+        " documented: update charms.leader_config.v0.testing_harness"
+    )
