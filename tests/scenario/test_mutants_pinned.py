@@ -897,3 +897,58 @@ def test_publish_to_harness_refuses_a_core_that_writes_another_wire_format(
         "leader_config no longer writes 'leader-config-revision' and 'secret-id' as"
         " documented: update charms.leader_config.v0.testing_harness"
     )
+
+
+@pytest.mark.modules  # needs testing_harness.py
+@pytest.mark.parametrize("own", [True, False], ids=["its own", "a peer's"])
+def test_config_from_harness_gives_migrate_the_relation_with_its_id_and_unit_databags(
+    harness_of: Callable[[type[ops.CharmBase]], Harness[Any]], own: bool
+):
+    from charms.leader_config.v0.testing_harness import config_from_harness
+
+    harness = harness_of(PlainCharm)
+    relation_id = harness.add_relation("cluster", "app")
+    harness.add_relation_unit(relation_id, "app/1")
+    harness.update_relation_data(relation_id, "app/0" if own else "app/1", {"log-level": "info"})
+    config = config_from_harness(harness, "cluster", Shared, migrate=UnitDataCharm.legacy)
+    assert config == Shared(log_level="info", members=[str(relation_id)])
+
+
+class LabelCharm(ops.CharmBase):
+    """Kept its log level in a secret of the app that it found by label."""
+
+    def legacy(self, relation: ops.Relation) -> dict[str, Any] | None:
+        if "legacy-secret" not in relation.data[self.app]:
+            return None
+        secret = self.model.get_secret(label="legacy")
+        return {"log_level": secret.get_content()["log-level"]}
+
+
+@pytest.mark.modules  # needs testing_harness.py
+def test_config_from_harness_gives_migrate_the_app_secrets_with_their_labels(
+    harness_of: Callable[[type[ops.CharmBase]], Harness[Any]],
+):
+    from charms.leader_config.v0.testing_harness import config_from_harness
+
+    harness = harness_of(PlainCharm)
+    harness.set_leader(True)  # the owner of the app's secrets sees their labels
+    secret_id = harness.add_model_secret("app", {"log-level": "debug"})
+    harness.model.get_secret(id=secret_id, label="legacy")  # the Harness labels it
+    relation_id = harness.add_relation("cluster", "app")
+    harness.update_relation_data(relation_id, "app", {"legacy-secret": secret_id})
+    config = config_from_harness(harness, "cluster", Shared, migrate=LabelCharm.legacy)
+    assert config == Shared(log_level="debug")
+
+
+@pytest.mark.modules  # needs testing_harness.py
+def test_publish_to_harness_over_a_secret_id_that_is_no_string_writes_a_new_secret(
+    harness_of: Callable[[type[ops.CharmBase]], Harness[Any]],
+):
+    from charms.leader_config.v0.testing_harness import config_from_harness, publish_to_harness
+
+    harness = harness_of(TokenCharm)
+    relation_id = harness.add_relation("cluster", "app")
+    harness.update_relation_data(relation_id, "app", {"secret-id": "5"})  # garbage: a number
+    publish_to_harness(harness, "cluster", WithToken(token=pydantic.SecretStr("t-1")))
+    assert harness.charm.shared.get() == WithToken(token=pydantic.SecretStr("t-1"))
+    assert config_from_harness(harness, "cluster", WithToken) == harness.charm.shared.get()
