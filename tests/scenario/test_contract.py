@@ -860,8 +860,8 @@ def test_a_deprecated_helper_without_the_testing_library_says_how_to_fetch_it(
     with deprecated, pytest.raises(ImportError) as caught:
         leader_config.peer_relation_with("cluster", Token())
     assert str(caught.value) == (
-        "peer_relation_with moved to the charms.leader_config.v0.testing library: fetch it"
-        " with `charmcraft fetch-lib charms.leader_config.v0.testing`"
+        "peer_relation_with moved to the charms.leader_config.v0.testing library: copy"
+        " testing.py from the charms.leader_config repository or its wheel"
     )
 
 

@@ -21,8 +21,9 @@ import docs_blocks
 from docs_blocks import Block, DocsFormatError
 
 DOCUMENTS = list(docs_blocks.DOCUMENTS)
-# The pages whose examples use the optional modules (rollouts.py, adoption.py).
-WITH_MODULES = {"docs/rollouts.md", "docs/upgrading.md"}
+# The pages whose examples use the optional files (rollouts.py, adoption.py, and
+# testing_harness.py in the testing page's Harness section).
+WITH_MODULES = {"docs/rollouts.md", "docs/upgrading.md", "docs/testing.md"}
 RUNNABLE = [
     pytest.param(name, marks=pytest.mark.modules) if name in WITH_MODULES else name
     for name in DOCUMENTS

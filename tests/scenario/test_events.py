@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import warnings
-from typing import Any
+from typing import Any, Literal
 
 import ops
+import pydantic
 import pytest
-import yaml
 from ops import testing
 
 from charms.leader_config.v0.leader_config import LeaderConfig, LeaderConfigChangedEvent
@@ -415,8 +416,8 @@ def test_under_harness_a_write_in_a_collect_status_handler_gets_its_event_at_the
         warnings.simplefilter("ignore", PendingDeprecationWarning)
         harness = testing.Harness(
             ReconcilingInCollectStatus,
-            meta=yaml.safe_dump(META),
-            config=yaml.safe_dump({"options": {"level": {"type": "string", "default": ""}}}),
+            meta=json.dumps(META),  # JSON is YAML
+            config=json.dumps({"options": {"level": {"type": "string", "default": ""}}}),
         )
     harness.add_relation("cluster", "app")
     harness.set_leader(True)
@@ -428,3 +429,92 @@ def test_under_harness_a_write_in_a_collect_status_handler_gets_its_event_at_the
     harness.evaluate_status()  # Harness has no pre-commit: the next end emits it
     assert harness.charm.unit.status == ops.ActiveStatus("log_level=debug")
     harness.cleanup()
+
+
+# A field that an upgrade adds is no change while it holds its default
+
+
+class BeforeTheUpgrade(pydantic.BaseModel):
+    log_level: Literal["debug", "info"] = "info"
+
+
+class AfterTheUpgrade(BeforeTheUpgrade):
+    members: list[str] = []
+    token: pydantic.SecretStr | None = None
+
+
+def _charm_of(schema: type[pydantic.BaseModel]) -> type[ops.CharmBase]:
+    class Charm(ops.CharmBase):
+        def __init__(self, framework: ops.Framework):
+            super().__init__(framework)
+            self.shared = LeaderConfig(self, "cluster", schema)
+            framework.observe(self.shared.on.changed, self._on_changed)
+
+        def _on_changed(self, _: LeaderConfigChangedEvent) -> None:
+            pass
+
+    return Charm
+
+
+def _run_as(
+    schema: type[pydantic.BaseModel], state: testing.State, event: str, *, unit_id: int
+) -> tuple[testing.State, list[frozenset[str]]]:
+    ctx = testing.Context(_charm_of(schema), meta=META, unit_id=unit_id)
+    relation = peer_of(state)
+    events = {
+        "leader_elected": ctx.on.leader_elected(),
+        "upgrade_charm": ctx.on.upgrade_charm(),
+        "update_status": ctx.on.update_status(),
+        "relation_changed": ctx.on.relation_changed(relation, remote_unit=0),
+    }
+    return ctx.run(events[event], state), changed_events(ctx)
+
+
+def test_publishing_the_default_of_a_field_an_upgrade_added_is_no_change_on_any_unit():
+    leader, _ = _run_as(
+        BeforeTheUpgrade,
+        testing.State(leader=True, relations={peer()}),
+        "leader_elected",
+        unit_id=0,
+    )
+    follower, events = _run_as(
+        BeforeTheUpgrade, follower_state(leader), "relation_changed", unit_id=1
+    )
+    assert events == [frozenset({"log_level"})]  # its first view
+    follower, events = _run_as(AfterTheUpgrade, follower, "upgrade_charm", unit_id=1)
+    assert events == []
+    leader, events = _run_as(AfterTheUpgrade, leader, "upgrade_charm", unit_id=0)
+    assert set(app_data(leader)) == {"log_level", "members", "token", "leader-config-revision"}
+    assert events == []  # the defaults, which it read before it published them
+    relation = dataclasses.replace(
+        peer_of(follower), local_app_data=dict(peer_of(leader).local_app_data)
+    )
+    follower, events = _run_as(
+        AfterTheUpgrade,
+        dataclasses.replace(follower, relations={relation}),
+        "relation_changed",
+        unit_id=1,
+    )
+    assert events == []  # what it read before, from the defaults
+
+
+def test_a_value_other_than_the_default_in_a_field_an_upgrade_added_is_a_change():
+    relation = peer({"log_level": '"info"', "leader-config-revision": "1"})
+    leader, _ = _run_as(
+        BeforeTheUpgrade,
+        testing.State(leader=True, relations={relation}),
+        "update_status",
+        unit_id=0,
+    )
+    follower, _ = _run_as(BeforeTheUpgrade, follower_state(leader), "relation_changed", unit_id=1)
+    published = {"members": '["a"]', "token": "null", "leader-config-revision": "2"}
+    relation = peer_of(follower)
+    data = {**relation.local_app_data, **published}
+    relation = dataclasses.replace(relation, local_app_data=data)
+    _, events = _run_as(
+        AfterTheUpgrade,
+        dataclasses.replace(follower, relations={relation}),
+        "upgrade_charm",
+        unit_id=1,
+    )
+    assert events == [frozenset({"members"})]

@@ -322,7 +322,7 @@ def test_the_upgraded_leader_publishes_an_added_field_and_old_units_ignore_it():
         "members": "[]",
         "leader-config-revision": "1",
     }
-    assert events == [{"members"}]
+    assert events == []  # it read the default before it published it: no change
     old_follower, first = run(
         old, testing.State(relations={peer(app_data(old_leader))}), event="relation_changed"
     )

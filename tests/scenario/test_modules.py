@@ -112,7 +112,7 @@ def test_a_module_file_that_is_missing_fails_the_constructor_naming_it(
     file = missing.rpartition(".")[2]
     assert str(error) == (
         f"{feature} needs lib/charms/leader_config/v0/{file}.py beside leader_config.py:"
-        f" `charmcraft fetch-lib charms.leader_config.v0.{file}`, or copy it from the library"
+        f" copy {file}.py from the charms.leader_config repository or its wheel"
     )
 
 
@@ -126,8 +126,8 @@ def test_a_module_newer_than_its_core_fails_at_construction_naming_the_core_to_u
     assert isinstance(error, ImportError)
     assert str(error) == (
         f"rollouts.py (LIBPATCH 1) needs a newer leader_config.py than LIBPATCH {core.LIBPATCH}"
-        " (module interface 1, not 0): update it: `charmcraft fetch-lib"
-        " charms.leader_config.v0.leader_config`, or copy it from the library"
+        " (module interface 1, not 0): update it: copy leader_config.py from the"
+        " charms.leader_config repository or its wheel"
     )
 
 
@@ -140,8 +140,7 @@ def test_a_module_older_than_its_core_can_use_fails_at_construction_naming_the_m
     assert isinstance(error, ImportError)
     assert str(error) == (
         f"rollouts.py (LIBPATCH 1) is older than leader_config.py (LIBPATCH {core.LIBPATCH}) can"
-        " use: update it: `charmcraft fetch-lib charms.leader_config.v0.rollouts`, or copy it"
-        " from the library"
+        " use: update it: copy rollouts.py from the charms.leader_config repository or its wheel"
     )
 
 

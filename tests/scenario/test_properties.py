@@ -950,6 +950,7 @@ class ClusterSequences(RuleBasedStateMachine):
         self.notified.pop(unit, None)
         self.unit_data.pop(unit, None)
 
+    @precondition(lambda self: bool(staying(self.cluster)))
     @rule(data=st.data())
     def pod_is_recreated(self, data: st.DataObject):
         unit = data.draw(st.sampled_from(staying(self.cluster)))
@@ -1597,13 +1598,20 @@ class AdoptionSequences(RuleBasedStateMachine):
     def unit_leaves(self, data: st.DataObject):
         self.cluster.remove_unit(data.draw(st.sampled_from(removable(self.cluster))))
 
-    @precondition(lambda self: len(self.old_units) == 1 and self.new_units)
+    @precondition(
+        lambda self: (
+            len(self.old_units) == 1
+            and self.new_units
+            and self.old_units[0] in removable(self.cluster)
+        )
+    )
     @rule(then=st.sampled_from(["nothing", "update-status", "config-changed", "start"]))
     def the_last_old_unit_is_removed_instead_of_upgraded(self, then: str):
         self.cluster.remove_unit(self.old_units[0])
         if then != "nothing":
             self.the_leader_runs_a_hook_without_reading(then)
 
+    @precondition(lambda self: bool(staying(self.cluster)))
     @rule(data=st.data())
     def pod_is_recreated(self, data: st.DataObject):
         unit = data.draw(st.sampled_from(staying(self.cluster)))

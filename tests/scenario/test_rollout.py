@@ -564,6 +564,20 @@ def test_a_planned_unit_removed_before_it_ever_joined_holds_applied_back_no_long
     assert _applied_events(ctx) == [1]
 
 
+@pytest.mark.modules
+@pytest.mark.parametrize("read", ["get", "rollout"])
+def test_a_planned_unit_removed_before_it_joined_holds_applied_back_no_longer_in_a_reconciler(
+    read: str,
+):
+    # A reconciler reads the config (or the rollout) in update-status, before the end of
+    # the hook: that read finds every planned unit, and `applied` still fires.
+    planned = dataclasses.replace(_leader_and_peer_both_applied_revision_1(), planned_units=3)
+    out, _ = _run(QuietAckCharm, planned, event=lambda c, _: c.on.leader_elected())
+    removed = dataclasses.replace(out, planned_units=2)
+    _, ctx = _run(QuietAckCharm, removed, lambda charm: getattr(charm.shared, read)())
+    assert _applied_events(ctx) == [1]
+
+
 @pytest.fixture
 def goal_state(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """Stands in for Juju's `goal-state` hook tool: unit name -> status."""

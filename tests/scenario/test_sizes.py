@@ -43,8 +43,8 @@ def test_the_harness_helpers_resolve_from_testing_or_name_the_file_to_fetch(
     with pytest.raises(ImportError) as caught:
         testing.config_from_harness  # noqa: B018  # the attribute lookup is the test
     assert str(caught.value) == (
-        "config_from_harness is in testing_harness.py: fetch it with"
-        " `charmcraft fetch-lib charms.leader_config.v0.testing_harness`"
+        "config_from_harness is in testing_harness.py: copy it from the"
+        " charms.leader_config repository or its wheel"
     )
     with pytest.raises(AttributeError):
         testing.no_such_helper  # noqa: B018

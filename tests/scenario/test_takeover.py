@@ -16,7 +16,14 @@ import pydantic
 import pytest
 from ops import testing
 
-from charms.leader_config.v0.leader_config import LeaderConfig, LeaderConfigChangedEvent, Legacy
+from charms.leader_config.v0.leader_config import (
+    InvalidConfigError,
+    LeaderConfig,
+    LeaderConfigChangedEvent,
+    LeaderConfigError,
+    Legacy,
+    NotReadyError,
+)
 from charms.leader_config.v0.testing import config_from_state
 from conftest import META, app_data, peer, peer_of
 
@@ -254,3 +261,177 @@ def test_the_secret_id_names_the_legacy_secret_once_it_is_taken_over():
         assert mgr.charm.shared.secret_id == LEGACY_SECRET.id
         assert mgr.charm.shared.secret_label == "leader-config-cluster-lc"  # not its label
         mgr.run()
+
+
+# Nothing is written while `migrate` fails, nor over what old units read
+
+
+class FailingMigrateCharm(ops.CharmBase):
+    """`migrate` raises (a legacy secret Juju cannot read now, say)."""
+
+    prefix = ""
+
+    def __init__(self, framework: ops.Framework):
+        super().__init__(framework)
+        self.shared = LeaderConfig(
+            self, "cluster", Salted, prefix=self.prefix, migrate=self._legacy
+        )
+
+    def _legacy(self, relation: ops.Relation) -> Legacy | None:
+        raise RuntimeError("the legacy secret cannot be read now")
+
+
+class PrefixedFailingMigrateCharm(FailingMigrateCharm):
+    prefix = "v2-"
+
+
+def _write(shared: LeaderConfig[Salted], write: str) -> None:
+    if write == "set":
+        shared.set(Salted(salt="new", state="running"))
+    elif write == "update":
+        shared.update(salt="new")
+    else:
+        with shared.edit() as cfg:
+            cfg.salt = "new"
+
+
+@pytest.mark.parametrize("charm", [FailingMigrateCharm, PrefixedFailingMigrateCharm])
+@pytest.mark.parametrize("write", ["set", "update", "edit"])
+def test_no_write_goes_through_while_migrate_fails_so_old_units_keep_what_they_read(
+    charm: type[FailingMigrateCharm], write: str
+):
+    legacy = {"salt": "s4lt", "cluster-state": "existing"}  # raw strings old units read
+    state = testing.State(leader=True, relations={peer(legacy, peers=(1,))})
+    ctx = testing.Context(charm, meta=META)
+    with ctx(ctx.on.update_status(), state) as mgr:
+        with pytest.raises(LeaderConfigError, match="migrate failed") as caught:
+            _write(mgr.charm.shared, write)
+        out = mgr.run()
+    assert isinstance(caught.value.__cause__, RuntimeError)
+    assert app_data(out) == legacy
+
+
+class Counted(pydantic.BaseModel):
+    salt: str
+    count: int = 0
+
+
+class InvalidLegacyCharm(ops.CharmBase):
+    """`migrate` returns a value that the schema refuses: a `count` that is no number."""
+
+    prefix = ""
+
+    def __init__(self, framework: ops.Framework):
+        super().__init__(framework)
+        self.shared = LeaderConfig(
+            self, "cluster", Counted, prefix=self.prefix, migrate=self._legacy
+        )
+
+    def _legacy(self, relation: ops.Relation) -> Legacy | None:
+        old = relation.data[self.app]
+        return Legacy({"salt": old["salt"], "count": old["count"]}, keys=["count"])
+
+
+class PrefixedInvalidLegacyCharm(InvalidLegacyCharm):
+    prefix = "v2-"
+
+
+def test_set_cannot_replace_invalid_legacy_values_that_old_units_read_under_its_keys():
+    legacy = {"salt": "s4lt", "count": "many"}
+    state = testing.State(leader=True, relations={peer(legacy, peers=(1,))})
+    ctx = testing.Context(InvalidLegacyCharm, meta=META)
+    with ctx(ctx.on.update_status(), state) as mgr:
+        with pytest.raises(InvalidConfigError):
+            mgr.charm.shared.get()
+        with pytest.raises(NotReadyError, match="old revision"):
+            mgr.charm.shared.set(Counted(salt="new", count=1))
+        out = mgr.run()
+    assert app_data(out) == legacy
+
+
+def test_set_replaces_invalid_legacy_values_under_new_keys_and_they_stay_over_the_legacy_ones():
+    legacy = {"salt": "s4lt", "count": "many"}
+    state = testing.State(leader=True, relations={peer(legacy, peers=(1,))})
+    ctx = testing.Context(PrefixedInvalidLegacyCharm, meta=META)
+    with ctx(ctx.on.update_status(), state) as mgr:
+        with pytest.raises(InvalidConfigError):
+            mgr.charm.shared.get()
+        mgr.charm.shared.set(Counted(salt="new", count=1))
+        out = mgr.run()
+    assert app_data(out) == {
+        **legacy,  # old units read them until they are retired
+        "v2-salt": '"new"',
+        "v2-count": "1",
+        "v2-leader-config-revision": "1",
+        "v2-leader-config-adopted": '{"written": ["count", "salt"]}',
+    }
+
+
+# A legacy secret taken over is never removed
+
+
+class Token(pydantic.BaseModel):
+    token: pydantic.SecretStr | None = None
+
+
+TOKEN_SECRET = testing.Secret({"token": "abc"}, owner="app", label="legacy-token")
+
+
+class TokenCharm(ops.CharmBase):
+    def __init__(self, framework: ops.Framework):
+        super().__init__(framework)
+        self.shared = LeaderConfig(self, "cluster", Token, prefix="v2-", migrate=self._legacy)
+
+    def _legacy(self, relation: ops.Relation) -> Legacy | None:
+        secret_id = relation.data[self.app].get("token-id")
+        if secret_id is None:
+            return None
+        secret = self.model.get_secret(id=secret_id)
+        token = secret.get_content(refresh=True)["token"]
+        return Legacy({"token": token}, keys=["token-id"], secret=secret)
+
+
+def test_a_legacy_secret_taken_over_stays_when_its_last_value_is_cleared():
+    relation = peer({"token-id": TOKEN_SECRET.id}, peers=(1,))  # unit 1: the old revision
+    state = testing.State(leader=True, relations={relation}, secrets={TOKEN_SECRET})
+    ctx = testing.Context(TokenCharm, meta=META)
+    out = ctx.run(ctx.on.upgrade_charm(), state)
+    assert app_data(out)["v2-secret-id"] == json.dumps(TOKEN_SECRET.id)  # taken over
+    ctx = testing.Context(TokenCharm, meta=META)
+    with ctx(ctx.on.update_status(), out) as mgr:
+        mgr.charm.shared.update(token=None)
+        out = mgr.run()
+    (kept,) = [s for s in out.secrets if s.id == TOKEN_SECRET.id]
+    assert kept.latest_content == {"token": "abc"}  # what unit 1 reads
+    assert app_data(out)["v2-token"] == "null"
+    ctx = testing.Context(TokenCharm, meta=META)
+    with ctx(ctx.on.update_status(), out) as mgr:
+        assert mgr.charm.shared.get() == Token()
+        mgr.charm.shared.update(token="def")
+        out = mgr.run()
+    (kept,) = [s for s in out.secrets if s.id == TOKEN_SECRET.id]
+    assert kept.latest_content == {"token": "def"}  # the same secret, no stamp added
+
+
+# What waited for a planned unit goes ahead once it is removed, whatever the charm reads
+
+
+@pytest.mark.parametrize("reads", [False, True])
+def test_a_planned_unit_removed_before_it_joined_holds_the_takeover_back_no_longer(reads: bool):
+    legacy = {"salt": "s4lt", "cluster-state": "existing"}
+    relation = testing.PeerRelation("cluster", local_app_data=legacy)
+    state = testing.State(leader=True, relations={relation}, planned_units=2)
+    ctx = testing.Context(SameKeysCharm, meta=META)
+    out = ctx.run(ctx.on.upgrade_charm(), state)
+    assert app_data(out) == legacy  # unit 1 is planned: it may start on the old revision
+    removed = dataclasses.replace(out, planned_units=1)
+    ctx = testing.Context(SameKeysCharm, meta=META)
+    with ctx(ctx.on.update_status(), removed) as mgr:
+        if reads:  # a reconciler reads the config in every hook, before its end
+            assert mgr.charm.shared.get() == Salted(salt="s4lt", state="existing")
+        out = mgr.run()
+    assert app_data(out) == {
+        "salt": '"s4lt"',
+        "state": '"existing"',
+        "leader-config-revision": "1",
+    }

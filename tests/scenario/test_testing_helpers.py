@@ -423,3 +423,5 @@ def test_follower_state_refuses_a_relation_that_is_not_a_peer_relation():
     leader_out = testing.State(leader=True, relations={testing.Relation("db")})
     with pytest.raises(TypeError, match="'db' is not a peer relation"):
         follower_state(leader_out, "db")
+    with pytest.raises(TypeError, match="'cluster' is not a peer relation"):  # none at all
+        follower_state(leader_out, "cluster")

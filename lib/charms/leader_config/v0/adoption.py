@@ -41,8 +41,8 @@ if getattr(core, "MODULE_API", 0) < MODULE_API:  # a core from before the module
     raise ImportError(
         f"{__name__.rpartition('.')[2]}.py (LIBPATCH {LIBPATCH}) needs a newer"
         f" leader_config.py than LIBPATCH {core.LIBPATCH} (module interface {MODULE_API}, not"
-        f" {getattr(core, 'MODULE_API', 0)}): update it: `charmcraft fetch-lib"
-        " charms.leader_config.v0.leader_config`, or copy it from the library"
+        f" {getattr(core, 'MODULE_API', 0)}): update it: copy"
+        " leader_config.py from the charms.leader_config repository or its wheel"
     )
 
 logger = logging.getLogger(core.__name__)
@@ -90,8 +90,10 @@ class Adoption:
     ) -> Adopted | None:
         """The view of adopted values (the core's view takes its fields), or None.
 
+        Values that do not fit the schema are the view's `InvalidConfigError`.
+
         Raises:
-            LeaderConfigError: if `migrate` raised (chained) or returned invalid values.
+            LeaderConfigError: if `migrate` raised (chained).
         """
         legacy = self._legacy(relation, basis, self._published(raw))
         if legacy is None:
@@ -107,7 +109,10 @@ class Adoption:
                 fields=tuple(awaited),
             )
             return Adopted(legacy, error=error, blocked=blocked)
-        config = self._config(legacy)
+        try:
+            config = self._config(legacy)
+        except InvalidConfigError as e:  # `set()` may replace them, unless old units read them
+            return Adopted(legacy, error=e, blocked=blocked)
         return Adopted(legacy, config, blocked=blocked, publish=leader and not blocked)
 
     def _published(self, raw: dict[str, str]) -> bool:

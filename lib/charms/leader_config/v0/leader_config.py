@@ -24,7 +24,6 @@ import json
 import logging
 import re
 import secrets
-import types
 import typing
 import warnings
 import weakref
@@ -46,7 +45,8 @@ PYDEPS = ["pydantic>=2,<3"]
 # what the core calls on the modules): its version, and the oldest modules it can drive.
 MODULE_API = 1
 MIN_MODULE_API = 1
-_FETCH = "`charmcraft fetch-lib charms.leader_config.v0.{}`, or copy it from the library"
+# Charmhub registers no new library: a charm copies the files (README, "The files").
+_FETCH = "copy {}.py from the charms.leader_config repository or its wheel"
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +66,8 @@ _ADOPTION_RECORD = "leader-config-adopted"
 # base64-encoded (later releases allow 8 KiB, and 1 MB from 3.6.9): the lowest wins.
 _SECRET_VALUE_LIMIT = 5 * 1024
 _SECRET_CONTENT_LIMIT = 64 * 1024
+# Defaults that always encode (PydanticUndefined: the field has none).
+_PLAIN_DEFAULTS = (str, bool, int, float, type(None), pydantic_core.PydanticUndefinedType)
 _SECRET_TYPES: tuple[type, ...] = tuple(
     t for t in (pydantic.SecretStr, pydantic.SecretBytes, getattr(pydantic, "Secret", None)) if t
 )
@@ -146,6 +148,9 @@ class PendingFieldsError(_FieldsError):
     Attributes:
         fields: the fields awaiting the leader (sorted).
     """
+
+
+_REPLACEABLE = (InvalidConfigError, SecretUnavailableError)  # what `set()` writes over
 
 
 class LeaderConfigChangedEvent(ops.EventBase):
@@ -332,13 +337,8 @@ def _is_arbitrary(kind: object) -> bool:
 
 
 def _is_secret_field(annotation: Any) -> bool:
-    """Whether a field is typed `SecretStr` or `SecretStr | None`."""
-    if annotation is pydantic.SecretStr:
-        return True
-    if typing.get_origin(annotation) not in (typing.Union, types.UnionType):
-        return False
-    args = set(typing.get_args(annotation))
-    return pydantic.SecretStr in args and args <= {pydantic.SecretStr, type(None)}
+    """Whether a field is typed `SecretStr` or `SecretStr | None` (`Optional[...]` equals it)."""
+    return annotation in (pydantic.SecretStr, pydantic.SecretStr | None)
 
 
 def _content_key(alias: str) -> str:
@@ -380,11 +380,8 @@ class Codec(Generic[ConfigT]):
 
     def _check_field(self, name: str, field: Any) -> None:
         where = f"{self.schema.__name__}.{name}"
-        if (
-            field.exclude
-            or field.validation_alias not in (None, field.alias)
-            or field.serialization_alias not in (None, field.alias)
-        ):
+        aliases = (field.validation_alias, field.serialization_alias)
+        if field.exclude or any(alias not in (None, field.alias) for alias in aliases):
             raise ValueError(
                 f"{where}: LeaderConfig supports plain fields and Field(alias=...), not"
                 " exclude, validation_alias or serialization_alias"
@@ -413,11 +410,8 @@ class Codec(Generic[ConfigT]):
 
     def _check_default(self, name: str, default: Any) -> None:
         """Refuse a default that would not encode, before the leader tries to publish it."""
-        plain = (
-            default is None or isinstance(default, (str, bool, int, float)) or default in ([], {})
-        )
-        if plain or default is pydantic_core.PydanticUndefined:
-            return  # nothing to check
+        if isinstance(default, _PLAIN_DEFAULTS) or default in ([], {}):
+            return  # nothing to check (and no validator to build)
         try:
             self.encode_value(name, default)
         except (ValueError, TypeError) as e:  # pydantic's errors are ValueErrors
@@ -741,8 +735,9 @@ class _SecretStore:
         """Bring the secret in line with `values` (by field name); leader only.
 
         Makes it on first need (or takes over `adopt`: a secret, its latest content),
-        and removes it with its last value. Only a secret the library made holds the
-        stamp: a legacy secret taken over keeps exactly what old units read.
+        and removes one it made with its last value. Only a secret the library made
+        holds the stamp: a legacy secret taken over keeps exactly what old units read,
+        and is never removed.
         """
         secret: ops.Secret | None = None
         current: dict[str, str] = {}
@@ -774,7 +769,8 @@ class _SecretStore:
             wanted[_STAMP_KEY] = stamp
         if adopt is not None and secret is adopt[0]:
             changes[self._codec.secret_id_key] = _dumps(self._id_of(adopt[0]))
-        if wanted == current:
+        # A legacy secret taken over stays, even with no value left: old units may read it.
+        if wanted == current or not (wanted or _STAMP_KEY in current):
             return _SecretChange(changes, _nothing, _nothing)
         if secret is None:
             secret = self._model.app.add_secret(wanted, label=self.label)
@@ -819,9 +815,8 @@ class _Handled:
         self._codec = codec
         self._names = {key: name for name, key in codec.keys.items()}
         stored.set_default(fingerprint="", digests={}, keyed=False, revision=None)
-        stored.set_default(salt=secrets.token_hex(16))
         # On the leader: the view it last emitted for and the fields of the event it owes.
-        stored.set_default(since=None, pending=None)
+        stored.set_default(salt=secrets.token_hex(16), since=None, pending=None)
         if not stored.keyed:  # kept by field name before LIBPATCH 11
             stored.digests = {
                 codec.keys[name]: digest
@@ -873,17 +868,11 @@ class _Handled:
         Compared with the view `since`, or the last recorded: plain fields by their
         JSON, secret ones by a salted digest (stored state holds no secret).
         """
-        digests: dict[str, str] = {}
-        if config is not None:
-            encoded = self._codec.encode(config)  # pyright: ignore[reportArgumentType]
-            for name, key in self._codec.keys.items():
-                if name in encoded:
-                    digests[key] = _digest(encoded[name])
-                else:
-                    secret: pydantic.SecretStr | None = getattr(config, name)
-                    parts = () if secret is None else (secret.get_secret_value(),)
-                    digests[key] = _digest(self._stored.salt, *parts)
+        digests = {} if config is None else self._digests(config)
         previous, previous_revision = since or self.last()
+        if previous and config is not None:  # a field the last view lacked had its default
+            for key in digests.keys() - previous.keys():
+                previous[key] = self._default_digest(config, self._names[key])
         changed = frozenset(
             self._names[key]
             for key in digests.keys() | previous.keys()
@@ -895,9 +884,32 @@ class _Handled:
         self._stored.revision = revision
         return changed, new_revision
 
+    def _digests(self, config: pydantic.BaseModel) -> dict[str, str]:
+        """Each field's digest, by key: plain ones of their JSON, secret ones salted."""
+        encoded = self._codec.encode(config)  # pyright: ignore[reportArgumentType]
+        digests: dict[str, str] = {}
+        for name, key in self._codec.keys.items():
+            if name in encoded:
+                digests[key] = _digest(encoded[name])
+            else:
+                secret: pydantic.SecretStr | None = getattr(config, name)
+                parts = () if secret is None else (secret.get_secret_value(),)
+                digests[key] = _digest(self._stored.salt, *parts)
+        return digests
+
+    def _default_digest(self, config: pydantic.BaseModel, name: str) -> str:
+        """The digest of a field's static default ("": none): an upgrade added the field."""
+        field = self._codec.schema.model_fields[name]
+        if field.is_required() or field.default_factory is not None:
+            return ""
+        as_default = config.model_copy(update={name: field.default})
+        return self._digests(as_default)[self._codec.keys[name]]
+
 
 # The interface with the optional modules (rollouts.py, adoption.py)
 Migrate = Callable[[ops.Relation], "Legacy | Mapping[str, Any] | None"]
+# The fields of the adoption's view (`adoption.Adopted`) that the core's view takes.
+_ADOPTED = ("config", "error", "publish", "blocked", "legacy")
 
 
 @dataclasses.dataclass(eq=False, repr=False)  # cheap to define
@@ -1121,8 +1133,9 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
     def adopting(self) -> bool:
         """Whether this unit reads the config through `migrate`: nothing is published yet.
 
-        Without a prefix, the leader's writes raise `NotReadyError` until it takes the
-        legacy keys over (docs/upgrading.md). False without `migrate`, or if it raised.
+        While legacy data sits under this object's own keys, the leader's writes raise
+        `NotReadyError` until it takes them over (docs/upgrading.md). False without
+        `migrate`, or if it raised.
         """
         relation = self._relation()
         if relation is None or self._adoption is None:
@@ -1154,6 +1167,7 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
             NotReadyError: if the peer relation does not exist yet (or while adopting).
             InvalidConfigError: if the stored config is invalid (use `set()`).
             SecretUnavailableError: if the secret holding secret fields is missing.
+            LeaderConfigError: if `migrate` raised (chained).
         """
         self._codec.check_names(changes)
         relation = self._writable_relation()
@@ -1167,7 +1181,8 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         Raises:
             TypeError: if `config` is not an instance of the schema.
             ValueError: if `config` no longer validates, before anything is written.
-            NotLeaderError, NotReadyError, SecretUnavailableError: as `update()` does.
+            NotLeaderError, NotReadyError, LeaderConfigError: as `update()` does.
+            SecretUnavailableError: if Juju cannot read the secret now (not if it is gone).
         """
         if not isinstance(config, self._codec.schema):
             schema, given = self._codec.schema.__name__, type(config).__name__
@@ -1184,8 +1199,8 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         Raises:
             ValueError: if the edited copy is invalid, before anything is written;
                 or, with nothing published, if the schema has required fields.
-            NotLeaderError, NotReadyError, InvalidConfigError, SecretUnavailableError:
-                as `update()` does.
+            NotLeaderError, NotReadyError, InvalidConfigError, SecretUnavailableError,
+                LeaderConfigError: as `update()` does.
         """
         relation = self._writable_relation()
         current = self._writable_view(relation).config
@@ -1250,7 +1265,7 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         if revision is None:
             adopted = self._adoption and self._adoption.view(relation, raw, basis, leader)
             if adopted:
-                return _View[ConfigT](**typing.cast("dict[str, Any]", vars(adopted)))
+                return _View[ConfigT](**{name: getattr(adopted, name) for name in _ADOPTED})
             if not any(key in raw for key in codec.keys.values()):
                 if not leader:
                     return _View[ConfigT]()
@@ -1320,6 +1335,8 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         codec, raw, view = self._codec, self._read(relation), self._view(relation)
         if view.blocked:
             raise self._adoption.blocked_error()
+        if view.error is not None and not isinstance(view.error, _REPLACEABLE):
+            raise view.error  # `migrate` failed: what units on the old revision read is unknown
         plain, values = codec.encode(config), codec.secret_values(config)
         codec.check_secret_size(values)
         config = codec.read_back(plain, values)  # exactly what followers will read
@@ -1437,9 +1454,8 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
 
     def _runs(self, relation: ops.Relation) -> int | None:
         """The config revision this unit handled in an earlier hook, if it still runs it."""
-        handled = self._handled.last()[1]
         seen = self._handled.seen(self._basis(relation, self._read(relation)))
-        return handled if seen else None
+        return self._handled.last()[1] if seen else None
 
     def _on_end_of_hook(self, event: ops.EventBase) -> None:
         """End the hook: the leader publishes what it found missing; every unit emits.
@@ -1545,8 +1561,6 @@ def __getattr__(name: str) -> Any:
     try:
         from charms.leader_config.v0 import testing as helpers
     except ImportError as e:
-        fetch = "fetch it with `charmcraft fetch-lib charms.leader_config.v0.testing`"
-        raise ImportError(
-            f"{name} moved to the charms.leader_config.v0.testing library: {fetch}"
-        ) from e
+        moved = f"{name} moved to the charms.leader_config.v0.testing library"
+        raise ImportError(f"{moved}: {_FETCH.format('testing')}") from e
     return getattr(helpers, _MOVED[name])

@@ -25,8 +25,8 @@ if getattr(core, "MODULE_API", 0) < MODULE_API:  # a core from before the module
     raise ImportError(
         f"{__name__.rpartition('.')[2]}.py (LIBPATCH {LIBPATCH}) needs a newer"
         f" leader_config.py than LIBPATCH {core.LIBPATCH} (module interface {MODULE_API}, not"
-        f" {getattr(core, 'MODULE_API', 0)}): update it: `charmcraft fetch-lib"
-        " charms.leader_config.v0.leader_config`, or copy it from the library"
+        f" {getattr(core, 'MODULE_API', 0)}): update it: copy"
+        " leader_config.py from the charms.leader_config repository or its wheel"
     )
 
 
@@ -166,10 +166,6 @@ class Rollouts(ops.Object):
         self._stored.tally = tally
         return True
 
-    def has_tally(self) -> bool:
-        """Whether this unit keeps a tally that follows every record; leader only."""
-        return bool(self._stored.tally_valid)
-
     def tally(self, relation: ops.Relation) -> dict[str, int]:
         """What each unit applied, by name, for the units with a record; leader only."""
         if not self._stored.tally_valid:
@@ -203,6 +199,8 @@ class Rollouts(ops.Object):
             else:
                 answer = planned <= seen
             self._planned_check = (seen, answer)
+            if answer and self._stored.held_back:  # what waited may go ahead: look at the end
+                self._host.units_changed()
             self._stored.held_back = not answer
         return self._planned_check[1]
 

@@ -13,22 +13,13 @@ import importlib
 import json
 import logging
 from collections.abc import Callable, Hashable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
+from typing import Any, NamedTuple, TypeVar, cast
 
 import ops
 import pydantic
+from ops import testing
 
 from charms.leader_config.v0.leader_config import LeaderConfig, Legacy
-
-if TYPE_CHECKING:
-    from ops import testing
-else:
-
-    class _OpsTesting:  # `ops.testing`, imported when a helper first uses it
-        def __getattr__(self, name: str) -> Any:
-            return getattr(importlib.import_module("ops.testing"), name)
-
-    testing = _OpsTesting()
 
 LIBID = "9e3b6a1f5c2d4e8b9a7f0c1d2e3f4a5b"
 LIBAPI = 0
@@ -119,7 +110,7 @@ def follower_state(
     Raises:
         TypeError: if `relation_name` is not a peer relation in `leader_out`.
     """
-    (relation,) = leader_out.get_relations(relation_name)
+    relation = next(iter(leader_out.get_relations(relation_name)), None)
     if not isinstance(relation, testing.PeerRelation):
         raise TypeError(f"{relation_name!r} is not a peer relation in {leader_out!r}")
     base = state or testing.State()
@@ -257,7 +248,7 @@ def _published(
         state = testing.State(leader=True, relations={testing.PeerRelation(relation_name)})
         out = _run(spec, state, lambda shared: shared.set(config))[1]
         secret = next((_secret(s) for s in out.secrets), None)
-        return _frozen(out.get_relations(relation_name)[0].local_app_data), secret
+        return frozenset(dict(out.get_relations(relation_name)[0].local_app_data).items()), secret
 
     spec = _Spec(relation_name, type(config), prefix)
     try:  # a key that tells apart configs that the library encodes apart
@@ -315,7 +306,7 @@ def _unit_record(prefix: str, applied: int | None) -> _Data:
     app_data = {} if adopting else {prefix + _REVISION_KEY: str(applied)}
     relation = testing.PeerRelation("peers", local_app_data=app_data, local_unit_data={})
     out = _run(spec, testing.State(relations={relation}), acknowledge)[1]
-    return _frozen(out.get_relations("peers")[0].local_unit_data)
+    return frozenset(dict(out.get_relations("peers")[0].local_unit_data).items())
 
 
 def _secret(secret: testing.Secret, tracked: Mapping[str, str] | None = None) -> testing.Secret:
@@ -328,10 +319,6 @@ def _secret(secret: testing.Secret, tracked: Mapping[str, str] | None = None) ->
     )
 
 
-def _frozen(data: Mapping[str, str]) -> _Data:
-    return frozenset(data.items())
-
-
 _HARNESS = ("publish_to_harness", "config_from_harness")
 
 
@@ -342,5 +329,5 @@ def __getattr__(name: str) -> Any:
     try:
         return getattr(importlib.import_module(f"{__name__}_harness"), name)
     except ModuleNotFoundError as e:
-        fetch = "`charmcraft fetch-lib charms.leader_config.v0.testing_harness`"
-        raise ImportError(f"{name} is in testing_harness.py: fetch it with {fetch}") from e
+        get = "copy it from the charms.leader_config repository or its wheel"
+        raise ImportError(f"{name} is in testing_harness.py: {get}") from e
