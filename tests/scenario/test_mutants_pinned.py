@@ -952,3 +952,32 @@ def test_publish_to_harness_over_a_secret_id_that_is_no_string_writes_a_new_secr
     publish_to_harness(harness, "cluster", WithToken(token=pydantic.SecretStr("t-1")))
     assert harness.charm.shared.get() == WithToken(token=pydantic.SecretStr("t-1"))
     assert config_from_harness(harness, "cluster", WithToken) == harness.charm.shared.get()
+
+
+@pytest.mark.modules  # needs rollouts.py and testing_harness.py
+def test_under_harness_only_update_status_checks_again_what_waits_for_a_planned_unit(
+    harness_of: Callable[[type[ops.CharmBase]], Harness[Any]],
+    monkeypatch: pytest.MonkeyPatch,
+):
+    from charms.leader_config.v0.testing_harness import publish_to_harness
+
+    harness = harness_of(QuietAckCharm)
+    relation_id = harness.add_relation("cluster", "app")
+    harness.add_relation_unit(relation_id, "app/1")
+    for unit in ("app/0", "app/1"):
+        harness.update_relation_data(relation_id, unit, _record(1))
+    publish_to_harness(harness, "cluster", Shared())  # revision 1, which both applied
+    harness.set_planned_units(3)  # a third unit has not joined yet
+    harness.set_leader(True)
+    harness.evaluate_status()  # the election hook ends: applied waits for the third unit
+    asked: list[str] = []
+    planned_units = ops.Application.planned_units
+
+    def counting(app: ops.Application) -> int:
+        asked.append("planned_units")
+        return planned_units(app)
+
+    monkeypatch.setattr(ops.Application, "planned_units", counting)
+    harness.update_config({})  # config-changed
+    harness.evaluate_status()
+    assert asked == []
