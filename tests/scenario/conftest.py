@@ -12,7 +12,7 @@ import pydantic
 import pytest
 from ops import testing
 
-from charms.leader_config.v0.leader_config import LeaderConfig, LeaderConfigChangedEvent
+from charms.leader_config.v0.leader_config import LeaderConfig, LeaderConfigChangedEvent, Legacy
 
 
 class Shared(pydantic.BaseModel):
@@ -140,3 +140,29 @@ def _collect_garbage_between_tests() -> Generator[None, None, None]:
     """
     yield
     gc.collect(1)  # the young generations, where a test's garbage is: cheap
+
+
+class LegacyCluster(pydantic.BaseModel):
+    state: str = "new"
+    salt: str = "fresh"
+    password: pydantic.SecretStr | None = None
+
+
+class AdoptingCharm(ops.CharmBase):
+    """Adopts legacy plaintext under the schema's own keys (no prefix) and a legacy secret."""
+
+    def __init__(self, framework: ops.Framework):
+        super().__init__(framework)
+        self.shared = LeaderConfig(self, "cluster", LegacyCluster, migrate=self.legacy)
+
+    def legacy(self, relation: ops.Relation) -> Legacy | None:
+        old = relation.data[self.app]
+        if "cluster-state" not in old:
+            return None
+        secret = self.model.get_secret(id=old["admin-secret-id"])
+        values = {
+            "state": old["cluster-state"],
+            "salt": old["salt"],
+            "password": secret.get_content()["password"],
+        }
+        return Legacy(values, keys=["cluster-state", "admin-secret-id"], secret=secret)

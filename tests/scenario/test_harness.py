@@ -24,10 +24,10 @@ from charms.leader_config.v0.leader_config import (
     InvalidConfigError,
     LeaderConfig,
     LeaderConfigChangedEvent,
-    Legacy,
     PendingFieldsError,
 )
 from charms.leader_config.v0.testing import config_from_harness, publish_to_harness
+from conftest import AdoptingCharm, LegacyCluster
 
 CHARMCRAFT: dict[str, Any] = yaml.safe_load(
     (Path(__file__).parents[2] / "charmcraft.yaml").read_text()
@@ -219,32 +219,6 @@ def test_the_changed_event_of_a_leader_that_stepped_down_carries_the_revision_it
     harness.cleanup()
 
 
-class Cluster(pydantic.BaseModel):
-    state: str = "new"
-    salt: str = "fresh"
-    password: pydantic.SecretStr | None = None
-
-
-class AdoptingCharm(ops.CharmBase):
-    """Adopts legacy plaintext under the schema's own keys (no prefix) and a legacy secret."""
-
-    def __init__(self, framework: ops.Framework):
-        super().__init__(framework)
-        self.shared = LeaderConfig(self, "cluster", Cluster, migrate=self.legacy)
-
-    def legacy(self, relation: ops.Relation) -> Legacy | None:
-        old = relation.data[self.app]
-        if "cluster-state" not in old:
-            return None
-        secret = self.model.get_secret(id=old["admin-secret-id"])
-        values = {
-            "state": old["cluster-state"],
-            "salt": old["salt"],
-            "password": secret.get_content()["password"],
-        }
-        return Legacy(values, keys=["cluster-state", "admin-secret-id"], secret=secret)
-
-
 def test_config_from_harness_reads_legacy_values_through_migrate_as_a_follower_does():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PendingDeprecationWarning)
@@ -256,13 +230,13 @@ def test_config_from_harness_reads_legacy_values_through_migrate_as_a_follower_d
     harness.update_relation_data(relation_id, app, legacy)
     harness.begin()
     followers_view = harness.charm.shared.get()
-    assert followers_view == Cluster(
+    assert followers_view == LegacyCluster(
         state="existing", salt="s4lt", password=pydantic.SecretStr("kept-pass")
     )
-    config = config_from_harness(harness, "cluster", Cluster, migrate=AdoptingCharm.legacy)
+    config = config_from_harness(harness, "cluster", LegacyCluster, migrate=AdoptingCharm.legacy)
     assert config == followers_view
     with pytest.raises(InvalidConfigError):  # without migrate: the plaintext is no JSON
-        config_from_harness(harness, "cluster", Cluster)
+        config_from_harness(harness, "cluster", LegacyCluster)
     harness.cleanup()
 
 

@@ -20,7 +20,6 @@ from charms.leader_config.v0.leader_config import (
     LeaderConfig,
     LeaderConfigAppliedEvent,
     LeaderConfigChangedEvent,
-    Legacy,
     SecretUnavailableError,
 )
 from charms.leader_config.v0.testing import (
@@ -30,7 +29,15 @@ from charms.leader_config.v0.testing import (
     published_state,
     upgraded_peer_data,
 )
-from conftest import META, Shared, SharedCharm, changed_events, make_context
+from conftest import (
+    META,
+    AdoptingCharm,
+    LegacyCluster,
+    Shared,
+    SharedCharm,
+    changed_events,
+    make_context,
+)
 
 
 class WithSecret(pydantic.BaseModel):
@@ -310,32 +317,6 @@ def test_follower_state_gives_a_follower_new_to_a_secret_its_latest_revision():
 # Reading during an adoption, as a follower reads
 
 
-class Cluster(pydantic.BaseModel):
-    state: str = "new"
-    salt: str = "fresh"
-    password: pydantic.SecretStr | None = None
-
-
-class AdoptingCharm(ops.CharmBase):
-    """Adopts legacy plaintext under the schema's own keys (no prefix) and a legacy secret."""
-
-    def __init__(self, framework: ops.Framework):
-        super().__init__(framework)
-        self.shared = LeaderConfig(self, "cluster", Cluster, migrate=self.legacy)
-
-    def legacy(self, relation: ops.Relation) -> Legacy | None:
-        old = relation.data[self.app]
-        if "cluster-state" not in old:
-            return None
-        secret = self.model.get_secret(id=old["admin-secret-id"])
-        values = {
-            "state": old["cluster-state"],
-            "salt": old["salt"],
-            "password": secret.get_content()["password"],
-        }
-        return Legacy(values, keys=["cluster-state", "admin-secret-id"], secret=secret)
-
-
 LEGACY_SECRET = testing.Secret({"password": "kept-pass"}, owner="app", label="admin")
 LEGACY = {"salt": "s4lt", "cluster-state": "existing", "admin-secret-id": LEGACY_SECRET.id}
 
@@ -350,13 +331,13 @@ def test_config_from_state_reads_legacy_values_through_migrate_as_a_follower_doe
     with ctx(ctx.on.update_status(), state) as mgr:
         followers_view = mgr.charm.shared.get()
         mgr.run()
-    assert followers_view == Cluster(
+    assert followers_view == LegacyCluster(
         state="existing", salt="s4lt", password=pydantic.SecretStr("kept-pass")
     )
-    config = config_from_state(state, "cluster", Cluster, migrate=AdoptingCharm.legacy)
+    config = config_from_state(state, "cluster", LegacyCluster, migrate=AdoptingCharm.legacy)
     assert config == followers_view
     with pytest.raises(InvalidConfigError):  # without migrate: the plaintext is no JSON
-        config_from_state(state, "cluster", Cluster)
+        config_from_state(state, "cluster", LegacyCluster)
 
 
 # The unit databag of a peer that runs a revision that uses the library
@@ -369,7 +350,7 @@ def test_a_peer_with_upgraded_peer_data_counts_as_running_a_revision_that_uses_t
     state = testing.State(leader=True, relations={relation}, secrets={LEGACY_SECRET})
     ctx = testing.Context(AdoptingCharm, meta=META)
     out = ctx.run(ctx.on.upgrade_charm(), state)
-    assert config_from_state(out, "cluster", Cluster) == Cluster(
+    assert config_from_state(out, "cluster", LegacyCluster) == LegacyCluster(
         state="existing", salt="s4lt", password=pydantic.SecretStr("kept-pass")
     )  # taken over: every unit runs the new revision
     assert "cluster-state" not in _relation(out).local_app_data  # and retired
