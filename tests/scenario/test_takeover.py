@@ -153,6 +153,26 @@ def test_the_last_unit_on_the_old_revision_removed_completes_the_takeover_as_an_
     }
 
 
+@pytest.mark.parametrize("peers", [(), (1,)], ids=["alone", "with-upgraded-peer"])
+def test_a_leader_that_reads_the_config_before_the_library_sees_the_hook_retires_in_it(
+    peers: tuple[int, ...],
+):
+    """A charm's own handler, or its `__init__`, may read first: the look is not lost."""
+    legacy = {"salt": "s4lt", "cluster-state": "existing"}
+    relation = testing.PeerRelation(
+        "cluster", local_app_data=legacy, peers_data=dict.fromkeys(peers, RECORD)
+    )
+    ctx = testing.Context(SameKeysCharm, meta=META)
+    with ctx(ctx.on.upgrade_charm(), testing.State(leader=True, relations={relation})) as mgr:
+        assert mgr.charm.shared.get() == Salted(salt="s4lt", state="existing")
+        out = mgr.run()
+    assert app_data(out) == {
+        "salt": '"s4lt"',
+        "state": '"existing"',
+        "leader-config-revision": "1",
+    }
+
+
 class PrefixedCharm(ops.CharmBase):
     """Adopts `salt` and `cluster-state` under new keys (`v2-...`)."""
 

@@ -16,7 +16,7 @@ from charms.leader_config.v0.leader_config import Rollout
 
 LIBID = "b27e5c1d9a4f4e3b8c6d0f2a1e9b7c54"
 LIBAPI = 0
-LIBPATCH = 1
+LIBPATCH = 2
 
 # The version of the interface between the core and its modules that this file needs.
 MODULE_API = 1
@@ -77,8 +77,6 @@ class Rollouts(ops.Object):
         if relation is None:
             return Rollout(None, frozenset(), frozenset({self.model.unit.name}))
         leader = self.model.unit.is_leader()
-        if leader and not self._stored.tally_valid:
-            self._host.units_changed()  # its first look (state gone?): `applied` due?
         return self.rollout_of(relation, self._host.owner.revision, leader)
 
     def emit_applied(self) -> None:
@@ -173,6 +171,9 @@ class Rollouts(ops.Object):
             records = {unit.name: self.read(relation, unit) for unit in units}
             self._stored.tally = {name: n for name, n in records.items() if n is not None}
             self._stored.tally_valid = True
+            # Its first look since it was elected or lost its state, perhaps in a hook the
+            # library does not watch, or before it sees the hook: look at the end of it.
+            self._host.units_changed()
         return dict(self._stored.tally)
 
     def units(self, relation: ops.Relation) -> set[str]:
