@@ -1,11 +1,13 @@
 """Build the package from the library files in the repository's lib/ folder.
 
-The metadata hook reads LIBAPI and LIBPATCH of the main library file (without importing
-it, as charmcraft does) and makes the version `LIBAPI.LIBPATCH`; the package description
-is that file's module docstring. The build hook puts every module file of the library's
-folder (`lib/charms/leader_config/v0/*.py`), and a `py.typed` marker, into the wheel and
-the sdist under the same import paths, with no `__init__.py` added, so `charms` and
-`charms.leader_config` stay namespace packages.
+The metadata hook reads LIBAPI and LIBPATCH of each library file (without importing
+them, as charmcraft does) and makes the version `LIBAPI.LIBPATCH.N`: the main file's
+LIBAPI and LIBPATCH, and N the sum of the other files' LIBPATCHes, so that a new
+LIBPATCH of any file, each of which only goes up, makes a higher version. The package
+description is the main file's module docstring. The build hook puts every module file
+of the library's folder (`lib/charms/leader_config/v0/*.py`), and a `py.typed` marker,
+into the wheel and the sdist under the same import paths, with no `__init__.py` added,
+so `charms` and `charms.leader_config` stay namespace packages.
 """
 
 from __future__ import annotations
@@ -58,14 +60,21 @@ def library_header(path: Path) -> tuple[int, int, str]:
     return values["LIBAPI"], values["LIBPATCH"], ast.get_docstring(module) or ""
 
 
+def library_version(root: str) -> str:
+    """LIBAPI.LIBPATCH of the main file, then the sum of the other files' LIBPATCHes."""
+    folder = library_dir(root)
+    api, patch, _ = library_header(folder / Path(LIBRARY).name)
+    others = [p for p in folder.glob("*.py") if p.name != Path(LIBRARY).name]
+    return f"{api}.{patch}.{sum(library_header(p)[1] for p in others)}"
+
+
 class LibraryMetadataHook(MetadataHookInterface):
-    """Version and description from the main library file."""
+    """Version from every library file, description from the main one."""
 
     def update(self, metadata: dict[str, Any]) -> None:
         """Set the dynamic `version` and `readme` fields."""
-        main_file = library_dir(self.root) / Path(LIBRARY).name
-        api, patch, docstring = library_header(main_file)
-        metadata["version"] = f"{api}.{patch}"
+        _, _, docstring = library_header(library_dir(self.root) / Path(LIBRARY).name)
+        metadata["version"] = library_version(self.root)
         metadata["readme"] = {"content-type": "text/markdown", "text": docstring}
 
 

@@ -3,7 +3,8 @@
 Usage: python tests/package/check_dist.py DIST_DIR
 
 DIST_DIR must hold exactly one sdist and one wheel of charms-leader-config. Both must
-carry version LIBAPI.LIBPATCH of the library file, every module file of
+carry version LIBAPI.LIBPATCH.N (the main file's LIBAPI and LIBPATCH, N the sum of the
+other files' LIBPATCHes), every module file of
 lib/charms/leader_config/v0/ byte for byte, and the metadata a release needs (twine
 checks that the description renders). Exits non-zero, saying what is wrong, otherwise.
 """
@@ -28,14 +29,24 @@ NEWEST_PYTHON = (3, 13)  # the newest Python the unit tests run on (tox -e unit-
 
 
 def library_version() -> str:
-    """LIBAPI.LIBPATCH from the library file's plain top-level assignments."""
-    values: dict[str, object] = {}
-    for node in ast.parse((ROOT / "lib" / LIBRARY).read_text(encoding="utf-8")).body:
+    """LIBAPI.LIBPATCH of the main file, then the sum of the other files' LIBPATCHes."""
+    headers = {
+        path.name: library_header(path) for path in (ROOT / "lib" / LIBRARY_DIR).glob("*.py")
+    }
+    api, patch = headers.pop(Path(LIBRARY).name)
+    return f"{api}.{patch}.{sum(other_patch for _, other_patch in headers.values())}"
+
+
+def library_header(path: Path) -> tuple[int, int]:
+    """LIBAPI and LIBPATCH from a library file's plain top-level assignments."""
+    values: dict[str, int] = {}
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
         if isinstance(node, ast.Assign) and len(node.targets) == 1:
             target = ast.unparse(node.targets[0])
-            if target in ("LIBAPI", "LIBPATCH"):
-                values[target] = ast.literal_eval(node.value)
-    return f"{values['LIBAPI']}.{values['LIBPATCH']}"
+            value = ast.literal_eval(node.value) if target in ("LIBAPI", "LIBPATCH") else None
+            if isinstance(value, int):
+                values[target] = value
+    return values["LIBAPI"], values["LIBPATCH"]
 
 
 def library_files() -> dict[str, bytes]:

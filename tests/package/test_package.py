@@ -33,17 +33,23 @@ INSTALLED_CHECK = Path(__file__).with_name("installed_check.py")
 T = TypeVar("T")
 
 
-def header(name: str) -> object:
-    """A plain top-level assignment of the library file, as charmcraft reads it."""
-    for node in ast.parse((ROOT / "lib" / LIBRARY).read_text()).body:
+def header(name: str, path: Path = ROOT / "lib" / LIBRARY) -> object:
+    """A plain top-level assignment of a library file, as charmcraft reads it."""
+    for node in ast.parse(path.read_text()).body:
         if isinstance(node, ast.Assign) and ast.unparse(node.targets[0]) == name:
             return ast.literal_eval(node.value)
-    raise AssertionError(f"no {name} in the library file")
+    raise AssertionError(f"no {name} in {path.name}")
 
 
 def version() -> str:
-    """The package version that goes with the library: LIBAPI.LIBPATCH."""
-    return f"{header('LIBAPI')}.{header('LIBPATCH')}"
+    """The package version: the core's LIBAPI.LIBPATCH, then the others' LIBPATCHes summed."""
+    others = [p for p in (ROOT / "lib" / LIBRARY_DIR).glob("*.py") if p.name != "leader_config.py"]
+    others_patches = 0
+    for path in others:
+        patch = header("LIBPATCH", path)
+        assert isinstance(patch, int)
+        others_patches += patch
+    return f"{header('LIBAPI')}.{header('LIBPATCH')}.{others_patches}"
 
 
 def requirement(text: str) -> tuple[str, frozenset[str]]:
