@@ -31,7 +31,7 @@ from charms.leader_config.v0.rollouts import Rollouts
 
 LIBID = "6f1d3b8e2c7a4b9d8e5f0a1c3b2d4e6f"
 LIBAPI = 0
-LIBPATCH = 1
+LIBPATCH = 2
 PYDEPS = ["pydantic>=2,<3"]
 
 # The version of the interface between the core and its modules that this file needs.

@@ -38,7 +38,7 @@ import typing_extensions
 
 LIBID = "4c9d7f3a1e6b4d2f8a5c0e9b7d3f1a26"
 LIBAPI = 0
-LIBPATCH = 20
+LIBPATCH = 21
 PYDEPS = ["pydantic>=2,<3"]
 
 # The interface with the optional modules (`ModuleHost`, the codec's public methods, and

@@ -23,7 +23,7 @@ from charms.leader_config.v0.leader_config import LeaderConfig, Legacy
 
 LIBID = "9e3b6a1f5c2d4e8b9a7f0c1d2e3f4a5b"
 LIBAPI = 0
-LIBPATCH = 5
+LIBPATCH = 6
 PYDEPS = ["pydantic>=2,<3"]
 
 ConfigT = TypeVar("ConfigT", bound=pydantic.BaseModel)
