@@ -146,6 +146,11 @@ class WithHugeSecretDefault(pydantic.BaseModel):
     token: pydantic.SecretStr = pydantic.SecretStr("x" * 6000)
 
 
+class WithAliasOfAnotherField(pydantic.BaseModel):
+    port: int = 1
+    replicas: int = pydantic.Field(default=2, alias="port")
+
+
 @pytest.mark.parametrize(
     ("schema", "field", "reason"),
     [
@@ -154,8 +159,16 @@ class WithHugeSecretDefault(pydantic.BaseModel):
         (WithBinaryDefault, "blob", "has no JSON form"),
         (WithEmptyAlias, "name", "an empty alias cannot name a databag key"),
         (WithHugeSecretDefault, "token", "Juju secrets hold at most 5120 bytes per value"),
+        (WithAliasOfAnotherField, "replicas", "the databag key 'port' is the key of"),
     ],
-    ids=["callable", "arbitrary-class", "non-utf8-bytes-default", "empty-alias", "huge-secret"],
+    ids=[
+        "callable",
+        "arbitrary-class",
+        "non-utf8-bytes-default",
+        "empty-alias",
+        "huge-secret",
+        "two-fields-one-key",
+    ],
 )
 def test_a_schema_the_wire_format_cannot_carry_is_refused_at_construction_naming_the_field(
     schema: type[pydantic.BaseModel], field: str, reason: str

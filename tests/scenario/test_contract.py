@@ -527,6 +527,18 @@ def test_a_validation_error_masks_the_inputs_of_secret_fields_and_of_no_other():
     _run(_charm(Token), testing.State(leader=True, relations={peer()}), write)
 
 
+def test_a_validation_errors_text_shows_no_input_so_a_mask_never_contradicts_its_type():
+    def write(charm: Any) -> None:
+        with pytest.raises(pydantic.ValidationError) as caught:
+            charm.shared.update(token=["a list"], region=678)
+        text = str(caught.value)
+        assert "token\n  Input should be a valid string [type=string_type]" in text
+        assert "input_value" not in text
+        assert "input_type" not in text
+
+    _run(_charm(Token), testing.State(leader=True, relations={peer()}), write)
+
+
 # Secret removal recognises the config's secret by id, in either URI form
 
 

@@ -335,11 +335,29 @@ def test_an_edit_that_breaks_a_nested_model_is_refused_before_anything_is_writte
     out, _ = run(charm, leader_state(), event="leader_elected")
 
     def bad_edit(c: Charm) -> None:
-        with pytest.raises(ValueError, match="'primary'"), c.shared.edit() as cfg:  # noqa: PT012
+        with pytest.raises(pydantic.ValidationError) as caught, c.shared.edit() as cfg:  # noqa: PT012
             assert isinstance(cfg, Topology)
             cfg.primary.port = "not a port"  # pyright: ignore[reportAttributeAccessIssue]
+        # pydantic's error, at the nested field, as for a value passed to update()
+        assert [error["loc"] for error in caught.value.errors()] == [("primary", "port")]
+        assert "databag" not in str(caught.value)
 
     again, _ = run(charm, out, bad_edit)
+    assert app_data(again) == app_data(out)
+
+
+def test_a_nested_model_changed_after_it_was_validated_is_refused_with_pydantics_error():
+    charm = charm_with(Topology)
+    out, _ = run(charm, leader_state(), event="leader_elected")
+
+    def bad_update(c: Charm) -> None:
+        primary = Topology().primary
+        primary.port = "not a port"  # pyright: ignore[reportAttributeAccessIssue]
+        with pytest.raises(pydantic.ValidationError) as caught:
+            c.shared.update(primary=primary)
+        assert [error["loc"] for error in caught.value.errors()] == [("primary", "port")]
+
+    again, _ = run(charm, out, bad_update)
     assert app_data(again) == app_data(out)
 
 

@@ -97,23 +97,25 @@ def _nothing_to_adopt(relation: ops.Relation) -> None:
 @pytest.mark.parametrize(
     ("options", "missing", "feature"),
     [
-        ({"acknowledge": True}, ROLLOUTS, "acknowledge=True"),
-        ({"migrate": _nothing_to_adopt}, ADOPTION, "migrate="),
-        ({"migrate": _nothing_to_adopt}, ROLLOUTS, "migrate="),  # adoption.py uses rollouts.py
+        ({"acknowledge": True}, [ROLLOUTS], "acknowledge=True"),
+        ({"migrate": _nothing_to_adopt}, [ADOPTION], "migrate="),
+        ({"migrate": _nothing_to_adopt}, [ROLLOUTS], "migrate="),  # adoption.py uses rollouts.py
+        ({"migrate": _nothing_to_adopt}, [ROLLOUTS, ADOPTION], "migrate="),
     ],
-    ids=["rollouts", "adoption", "adoption-without-rollouts"],
+    ids=["rollouts", "adoption", "adoption-without-rollouts", "both"],
 )
 def test_a_module_file_that_is_missing_fails_the_constructor_naming_it(
-    options: dict[str, Any], missing: str, feature: str, monkeypatch: pytest.MonkeyPatch
+    options: dict[str, Any], missing: list[str], feature: str, monkeypatch: pytest.MonkeyPatch
 ):
     monkeypatch.delitem(sys.modules, ADOPTION, raising=False)
-    monkeypatch.setitem(sys.modules, missing, None)  # as if the file were not vendored
+    for module in missing:
+        monkeypatch.setitem(sys.modules, module, None)  # as if the file were not vendored
     error = _construction_error(**options)
     assert isinstance(error, ImportError)
-    file = missing.rpartition(".")[2]
+    files = " and ".join(f"{module.rpartition('.')[2]}.py" for module in missing)
     assert str(error) == (
-        f"{feature} needs lib/charms/leader_config/v0/{file}.py beside leader_config.py:"
-        f" copy {file}.py from the charms.leader_config repository or its wheel"
+        f"{feature} needs lib/charms/leader_config/v0/{files} beside leader_config.py:"
+        f" copy {files} from the charms.leader_config repository or its wheel"
     )
 
 

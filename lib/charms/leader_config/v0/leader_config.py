@@ -20,6 +20,7 @@ import dataclasses
 import functools
 import hashlib
 import importlib
+import importlib.util
 import json
 import logging
 import re
@@ -38,7 +39,7 @@ import typing_extensions
 
 LIBID = "4c9d7f3a1e6b4d2f8a5c0e9b7d3f1a26"
 LIBAPI = 0
-LIBPATCH = 21
+LIBPATCH = 22
 PYDEPS = ["pydantic>=2,<3"]
 
 # The interface with the optional modules (`ModuleHost`, the codec's public methods, and
@@ -46,7 +47,7 @@ PYDEPS = ["pydantic>=2,<3"]
 MODULE_API = 1
 MIN_MODULE_API = 1
 # Charmhub registers no new library: a charm copies the files (README, "The files").
-_FETCH = "copy {}.py from the charms.leader_config repository or its wheel"
+_FETCH = "copy {} from the charms.leader_config repository or its wheel"
 
 logger = logging.getLogger(__name__)
 
@@ -254,8 +255,7 @@ def _digest(*parts: str) -> str:
     return digest.hexdigest()
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, sort_keys=True)
+_dumps = functools.partial(json.dumps, sort_keys=True)
 
 
 def _canonical(value: object, dumped: object) -> object:
@@ -347,16 +347,6 @@ def _content_key(alias: str) -> str:
     return key if _SECRET_KEY.fullmatch(key) else f"field-{key}"
 
 
-def _new_marker() -> str:
-    """A secret field's databag value for a new secret value: random, never derived from it."""
-    return _dumps(secrets.token_hex(8))
-
-
-def _secret_label(relation_name: str, prefix: str) -> str:
-    tail = re.sub(r"[^a-z0-9]+", "-", prefix.lower()).strip("-")
-    return f"leader-config-{relation_name}" + (f"-{tail}" if tail else "")
-
-
 class Codec(Generic[ConfigT]):
     """A schema's wire format: keys, encoding, decoding (for the modules, not for charms)."""
 
@@ -421,21 +411,22 @@ class Codec(Generic[ConfigT]):
             ) from e
 
     def _check_reserved_names(self) -> None:
-        reserved = {
-            self.revision_key: "the config revision",
-            self.adoption_key: "the adoption's record",
+        taken = {
+            self.revision_key: "reserved for the config revision",
+            self.adoption_key: "reserved for the adoption's record",
         }
         if self.content_keys:
-            reserved[self.secret_id_key] = "the secret's id"
+            taken[self.secret_id_key] = "reserved for the secret's id"
         for name, key in self.keys.items():
-            if key in reserved:
+            if key in taken:
                 raise ValueError(
-                    f"{self.schema.__name__}.{name}: the databag key {key!r} is reserved for"
-                    f" {reserved[key]}; rename the field or give it another alias"
+                    f"{self.schema.__name__}.{name}: the databag key {key!r} is {taken[key]};"
+                    " rename the field or give it another alias"
                 )
-        taken = [*self.content_keys.values(), _STAMP_KEY]
+            taken[key] = f"the key of {self.schema.__name__}.{name}"  # pydantic allows it
+        content_keys = [*self.content_keys.values(), _STAMP_KEY]
         for name, key in self.content_keys.items():
-            if not _SECRET_KEY.fullmatch(key) or taken.count(key) > 1:
+            if not _SECRET_KEY.fullmatch(key) or content_keys.count(key) > 1:
                 raise ValueError(
                     f"{self.schema.__name__}.{name}: cannot map the field to a unique Juju"
                     f" secret content key (got {key!r}); rename the field or give it an alias"
@@ -506,8 +497,9 @@ class Codec(Generic[ConfigT]):
                 arguments = (annotation, *field.metadata)
                 annotation = Annotated[arguments]  # pyright: ignore[reportInvalidTypeForm]
             adapter = self._adapters[name] = pydantic.TypeAdapter(annotation)
-        valid: Any = adapter.validate_python(value)
-        return _dumps(_canonical(valid, adapter.dump_python(valid, mode="json", round_trip=True)))
+        valid: Any = adapter.validate_python(value)  # a model instance as it is, valid or not
+        dumped = adapter.dump_python(valid, mode="json", round_trip=True, warnings=False)
+        return _dumps(_canonical(valid, dumped))
 
     def parse(self, raw: Mapping[str, str]) -> dict[str, Any]:
         """JSON-decode the plain keys `raw` holds, by alias; raise InvalidConfigError."""
@@ -567,11 +559,12 @@ class Codec(Generic[ConfigT]):
         return config
 
     def validate(
-        self, data: Mapping[str, Any], generated: dict[str, Any] | None = None
+        self, data: Mapping[str, Any], generated: dict[str, Any] | None = None, lax: bool = False
     ) -> ConfigT:
         """Validate values by alias (generating once); mask secret inputs in errors."""
+        validate = functools.partial(self.schema.model_validate, strict=False if lax else None)
         try:
-            return self._generating(dict(data), generated, self.schema.model_validate)
+            return self._generating(dict(data), generated, validate)
         except pydantic.ValidationError as e:
             if not self.content_keys:
                 raise
@@ -582,8 +575,8 @@ class Codec(Generic[ConfigT]):
                 else error
                 for error in e.errors()
             ]
-            try:
-                masked = pydantic.ValidationError.from_exception_data(e.title, details)
+            try:  # its text shows no input: a mask's would contradict the error's type
+                masked = type(e).from_exception_data(e.title, details, hide_input=True)
             except (KeyError, TypeError, ValueError):  # an error type pydantic cannot rebuild
                 reasons = "; ".join(f"{d['loc']}: {d['msg']}" for d in details)
                 raise ValueError(f"invalid {e.title}: {reasons}") from None
@@ -631,14 +624,12 @@ class Codec(Generic[ConfigT]):
         return None
 
     def read_back(self, plain: Mapping[str, str], values: Mapping[str, str | None]) -> ConfigT:
-        """Decode what `encode` made of a config; raise ValueError if it does not read back."""
-        wire = {self.keys[name]: value for name, value in plain.items()}
-        wire.update((self.keys[n], "null" if v is None else '"set"') for n, v in values.items())
-        secret_values = {name: value for name, value in values.items() if value is not None}
-        try:
-            return self.decode(wire, secret_values)
-        except InvalidConfigError as e:
-            raise ValueError(f"the config does not read back from its JSON encoding: {e}") from e
+        """Validate what `encode` made of a config as followers will (lax): ValidationError.
+
+        A value changed in a nested model after it was validated is validated here.
+        """
+        data = {self.aliases[name]: json.loads(text) for name, text in plain.items()}
+        return self.validate({**data, **{self.aliases[n]: v for n, v in values.items()}}, lax=True)
 
     def invalid(self, problems: dict[str, str]) -> InvalidConfigError:
         """The error for stored data at fault, by databag key."""
@@ -758,7 +749,7 @@ class _SecretStore:
             if value is None:
                 marker = "null"
             elif marker == "null" or current.get(content_key) != value:
-                marker = _new_marker()
+                marker = _dumps(secrets.token_hex(8))  # random, never derived from the value
             if marker != raw.get(key):
                 changes[key] = markers[key] = marker
         own = set(self._codec.content_keys.values()) | {_STAMP_KEY}
@@ -931,18 +922,23 @@ class ModuleHost:
 
 
 def _module(name: str, feature: str) -> Any:
-    """The optional module `name`, a file beside this one; fail at once, naming it."""
+    """The optional module `name`, a file beside this one; fail at once, naming what is missing."""
+    package = __name__.rpartition(".")[0]
     try:
-        module = importlib.import_module(f"{__name__.rpartition('.')[0]}.{name}")
-    except ModuleNotFoundError as e:
-        missing = (e.name or "").rpartition(".")[2]
-        if missing not in (name, "rollouts"):  # adoption.py uses rollouts.py
-            raise
-        where = f"lib/charms/leader_config/v0/{missing}.py beside leader_config.py"
-        raise ImportError(f"{feature} needs {where}: {_FETCH.format(missing)}") from e
+        module = importlib.import_module(f"{package}.{name}")
+    except ModuleNotFoundError:
+        needs = dict.fromkeys(("rollouts", name))  # adoption.py uses rollouts.py
+        files = " and ".join(
+            f"{n}.py" for n in needs if not importlib.util.find_spec(f"{package}.{n}")
+        )
+        if not files:
+            raise  # another module is missing
+        where = f"lib/charms/leader_config/v0/{files} beside leader_config.py"
+        raise ImportError(f"{feature} needs {where}: {_FETCH.format(files)}") from None
     if module.MODULE_API < MIN_MODULE_API:
         old = f"{name}.py (LIBPATCH {module.LIBPATCH}) is older than leader_config.py"
-        raise ImportError(f"{old} (LIBPATCH {LIBPATCH}) can use: update it: {_FETCH.format(name)}")
+        fetch = _FETCH.format(f"{name}.py")
+        raise ImportError(f"{old} (LIBPATCH {LIBPATCH}) can use: update it: {fetch}")
     return module
 
 
@@ -1023,7 +1019,8 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         super().__init__(charm, f"{relation_name}:{prefix}")
         self._relation_name, self._prefix, self._codec = relation_name, prefix, codec
         self._acknowledge = acknowledge
-        self.secret_label = _secret_label(relation_name, prefix)
+        tail = re.sub(r"[^a-z0-9]+", "-", prefix.lower()).strip("-")
+        self.secret_label = f"leader-config-{relation_name}" + (f"-{tail}" if tail else "")
         if codec.content_keys:
             version = self.model.juju_version
             # Harness reports 0.0.0 unless the test sets JUJU_VERSION; Juju always sets it.
@@ -1078,10 +1075,12 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
             runs=self._runs,
         )
         feature = "migrate=" if migrate is not None else "acknowledge=True"
+        # adoption.py first: if rollouts.py is missing too, its error names both files.
+        adoption = _module("adoption", feature) if migrate is not None else None
         rollouts = _module("rollouts", feature)
         self._rollouts = rollouts.Rollouts(host, acknowledge=acknowledge, announce=bool(migrate))
-        if migrate is not None:
-            self._adoption = _module("adoption", feature).Adoption(host, migrate, self._rollouts)
+        if adoption is not None:
+            self._adoption = adoption.Adoption(host, migrate, self._rollouts)
 
     def __repr__(self) -> str:
         # The prefix tells apart the objects that share a relation, in logs and errors.
@@ -1562,5 +1561,5 @@ def __getattr__(name: str) -> Any:
         from charms.leader_config.v0 import testing as helpers
     except ImportError as e:
         moved = f"{name} moved to the charms.leader_config.v0.testing library"
-        raise ImportError(f"{moved}: {_FETCH.format('testing')}") from e
+        raise ImportError(f"{moved}: {_FETCH.format('testing.py')}") from e
     return getattr(helpers, _MOVED[name])
