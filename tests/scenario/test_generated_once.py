@@ -9,6 +9,7 @@ then: adopted values that Juju refuses to publish are logged and published later
 from __future__ import annotations
 
 import logging
+import typing
 from collections.abc import Callable, Generator
 from typing import Any
 
@@ -112,25 +113,25 @@ def test_a_generated_value_handed_out_is_published_whatever_else_the_hook_writes
     assert GENERATED == ["password"]
 
 
-def _refuse_relation_set(charm: ops.CharmBase, times: int) -> None:
-    """Make Juju refuse the next `times` application-databag writes, as after a lost lease."""
+def _refuse_writes(charm: ops.CharmBase, times: int, tool: str = "relation_set") -> None:
+    """Make Juju refuse the next `times` calls of a write tool, as after a lost lease."""
     backend: Any = charm.model._backend  # pyright: ignore[reportPrivateUsage]
-    original: Callable[..., None] = backend.relation_set
+    original: Callable[..., Any] = getattr(backend, tool)
     refusals = [times]
 
-    def relation_set(*args: Any, **kwargs: Any) -> None:
+    def refusing(*args: Any, **kwargs: Any) -> Any:
         if refusals[0] > 0:
             refusals[0] -= 1
             raise ops.ModelError("ERROR this unit is not the leader")
-        original(*args, **kwargs)
+        return original(*args, **kwargs)
 
-    backend.relation_set = relation_set
+    setattr(backend, tool, refusing)
 
 
 def _get_then_write_refused(times: int) -> Callable[[GeneratingCharm], str]:
     def do(charm: GeneratingCharm) -> str:
         password = _handed_out(charm)
-        _refuse_relation_set(charm, times)
+        _refuse_writes(charm, times)
         with pytest.raises(NotLeaderError):
             charm.shared.update(state="running")  # the charm catches the refusal
         return password
@@ -168,7 +169,7 @@ def test_a_refused_publish_of_adopted_values_logs_a_warning_and_fails_no_hook(
     with caplog.at_level(logging.WARNING), ctx(ctx.on.update_status(), state) as mgr:
         cfg = mgr.charm.shared.get()  # the charm reads the adopted values
         assert cfg is not None
-        _refuse_relation_set(mgr.charm, times=1)
+        _refuse_writes(mgr.charm, times=1)
         out = mgr.run()
     assert app_data(out) == {"cluster-state": "existing"}
     assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING] == [
@@ -209,3 +210,70 @@ def test_a_leader_that_steps_down_after_reading_only_stored_values_fails_no_hook
 
     out, _ = _run(first, get_then_step_down)
     assert app_data(out) == app_data(first)
+
+
+def _edit_then_write_refused(times: int) -> Callable[[GeneratingCharm], str]:
+    def do(charm: GeneratingCharm) -> str:
+        _refuse_writes(charm, times)
+        held: list[str] = []
+        with pytest.raises(NotLeaderError), charm.shared.edit() as cfg:  # noqa: PT012
+            held.append(cfg.admin_password.get_secret_value())  # the charm holds it now
+            cfg.state = "running"
+        return held[0]
+
+    return do
+
+
+def test_values_generated_and_handed_out_by_edit_are_published_by_the_end_of_the_hook():
+    state = testing.State(leader=True, relations={peer()})
+    out, handed_out = _run(state, _edit_then_write_refused(times=1))
+    assert _published_password(out) == handed_out
+    assert GENERATED == ["password"]
+
+
+def test_values_generated_and_handed_out_by_edit_fail_the_hook_if_juju_refuses_them_again():
+    state = testing.State(leader=True, relations={peer()})
+    with pytest.raises(testing.errors.UncaughtCharmError) as caught:
+        _run(state, _edit_then_write_refused(times=2))
+    assert isinstance(caught.value.__cause__, NotLeaderError)
+
+
+class ReadsInCollectStatus(ops.CharmBase):
+    """Reads the config when it sets its status, after the library's first end of hook."""
+
+    handed_out: typing.ClassVar[list[str]] = []
+
+    def __init__(self, framework: ops.Framework):
+        super().__init__(framework)
+        self.shared = LeaderConfig(self, "cluster", Cluster)
+        framework.observe(self.on.collect_unit_status, self._on_collect_status)
+
+    def _on_collect_status(self, event: ops.CollectStatusEvent) -> None:
+        cfg = self.shared.get()
+        assert cfg is not None
+        self.handed_out.append(cfg.admin_password.get_secret_value())
+        event.add_status(ops.ActiveStatus())
+
+
+@pytest.mark.parametrize("tool", ["relation_set", "secret_add"])
+@pytest.mark.parametrize("refusals", [0, 1, 2], ids=["published", "refused-once", "refused"])
+def test_values_read_after_the_leaders_publish_at_the_end_of_the_hook_are_published_or_fail_it(
+    refusals: int, tool: str
+):
+    ReadsInCollectStatus.handed_out.clear()
+    state = testing.State(leader=True, relations={peer()})
+    ctx = testing.Context(ReadsInCollectStatus, meta=META, juju_version="3.6.4")
+
+    def run() -> testing.State:  # the library publishes at the first end of the hook
+        with ctx(ctx.on.leader_elected(), state) as mgr:
+            _refuse_writes(mgr.charm, refusals, tool)
+            return mgr.run()
+
+    if refusals == 2:  # the publish of what the charm holds is refused again
+        with pytest.raises(testing.errors.UncaughtCharmError) as caught:
+            run()
+        assert isinstance(caught.value.__cause__, NotLeaderError)
+        return
+    published = config_from_state(run(), "cluster", Cluster)
+    assert published is not None
+    assert ReadsInCollectStatus.handed_out == [published.admin_password.get_secret_value()]

@@ -652,3 +652,50 @@ def test_an_upgrade_that_turns_acknowledgements_on_completes_the_rollout_of_the_
         cluster.upgrade(unit, type("Charm", (AckCharm,), {}))
         cluster.settle()
     assert cluster.state(0).unit_status == ops.ActiveStatus("applied 1")
+
+
+@pytest.mark.modules
+def test_a_unit_that_leads_again_before_its_leader_elected_hook_counts_what_it_saw_following():
+    cluster = Cluster(AckCharm, META)
+    cluster.deploy(3)
+    cluster.elect(1)
+    cluster.run(1, "update-status", prepare=lambda c: c.shared.update(log_level="debug"))
+    cluster.deliver(0)  # unit 0, following, applies and acknowledges revision 2
+    cluster.deliver(1)  # the leader, unit 1, sees it
+    cluster.elect(0, run_hook=False)  # unit 0 leads again; its leader-elected is queued
+    while cluster.pending(2):
+        cluster.deliver(2)  # the last unit acknowledges revision 2
+    rollouts: list[Rollout] = []
+    cluster.run(
+        0, "relation-changed", remote=2, prepare=lambda c: rollouts.append(c.shared.rollout())
+    )
+    assert rollouts[0].complete
+    assert cluster.state(0).unit_status == ops.ActiveStatus("applied 2")
+
+
+class AcknowledgesWhenItSetsItsStatus(ops.CharmBase):
+    """Acknowledges in collect-status, once its workload runs the config."""
+
+    def __init__(self, framework: ops.Framework):
+        super().__init__(framework)
+        self.shared = LeaderConfig(self, "cluster", Shared, acknowledge=True)
+        framework.observe(self.on.collect_unit_status, self._on_collect_status)
+        framework.observe(self.shared.on.applied, self._on_applied)
+
+    def _on_collect_status(self, event: ops.CollectStatusEvent) -> None:
+        if self.shared.get() is not None:
+            self.shared.acknowledge()
+        event.add_status(ops.ActiveStatus())
+
+    def _on_applied(self, event: LeaderConfigAppliedEvent) -> None:
+        self.unit.status = ops.ActiveStatus(f"applied {event.revision}")
+
+
+@pytest.mark.modules
+def test_the_leaders_acknowledgement_in_a_collect_status_handler_fires_applied_in_that_hook():
+    state = published_state("cluster", Shared(), leader=True, peers_data={1: _record(1)})
+    out, ctx = _run(
+        AcknowledgesWhenItSetsItsStatus, state, event=lambda c, _: c.on.leader_elected()
+    )
+    assert peer_of(out).local_unit_data[RECORD] == json.dumps({"applied": 1})
+    assert _applied_events(ctx) == [1]

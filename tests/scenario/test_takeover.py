@@ -25,6 +25,7 @@ from charms.leader_config.v0.leader_config import (
     NotReadyError,
 )
 from charms.leader_config.v0.testing import config_from_state
+from cluster import Cluster
 from conftest import META, app_data, peer, peer_of
 
 pytestmark = pytest.mark.modules  # needs rollouts.py or adoption.py
@@ -167,6 +168,27 @@ def test_a_leader_that_reads_the_config_before_the_library_sees_the_hook_retires
         assert mgr.charm.shared.get() == Salted(salt="s4lt", state="existing")
         out = mgr.run()
     assert app_data(out) == {
+        "salt": '"s4lt"',
+        "state": '"existing"',
+        "leader-config-revision": "1",
+    }
+
+
+class OldRevision(ops.CharmBase):
+    """The revision before the library: the leader wrote the raw values by hand."""
+
+
+def test_a_unit_that_leads_again_before_its_leader_elected_hook_takes_the_legacy_keys_over():
+    cluster = Cluster(OldRevision, META, app_data={"salt": "s4lt", "cluster-state": "existing"})
+    cluster.deploy(3)
+    cluster.upgrade(0, SameKeysCharm)  # the leader first: it counts the units
+    cluster.elect(1)  # a unit on the old revision leads for a while
+    cluster.upgrade(2, SameKeysCharm)
+    cluster.settle()  # unit 0, following, sees unit 2's record
+    cluster.elect(0, run_hook=False)  # unit 0 leads again; its leader-elected is queued
+    cluster.upgrade(1, SameKeysCharm)  # the last unit on the old revision
+    cluster.run(0, "relation-changed", remote=1)  # unit 1's record reaches the leader
+    assert cluster.app_data == {
         "salt": '"s4lt"',
         "state": '"existing"',
         "leader-config-revision": "1",

@@ -914,7 +914,7 @@ class ModuleHost:
     read: Callable[[ops.Relation], dict[str, str]]  # this object's keys and values
     decode: Callable[[dict[str, str]], pydantic.BaseModel]  # raise LeaderConfigError
     config: Callable[[ops.Relation], pydantic.BaseModel | None]  # this unit's view
-    write: Callable[[ops.Relation, pydantic.BaseModel], None]  # publish, as the library does
+    write: Callable[..., None]  # (relation, config): publish it, as the library does
     generated: Callable[[], dict[str, Any]]  # values generated in this hook, by field name
     is_ours: Callable[[ops.Secret, Mapping[str, str]], bool]  # this object's secret?
     units_changed: Callable[[], None]  # the leader looks at the whole rollout at the hook's end
@@ -1022,9 +1022,8 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         tail = re.sub(r"[^a-z0-9]+", "-", prefix.lower()).strip("-")
         self.secret_label = f"leader-config-{relation_name}" + (f"-{tail}" if tail else "")
         if codec.content_keys:
-            version = self.model.juju_version
             # Harness reports 0.0.0 unless the test sets JUJU_VERSION; Juju always sets it.
-            if not version.has_secrets and str(version) != "0.0.0":
+            if not (version := self.model.juju_version).has_secrets and str(version) != "0.0.0":
                 raise LeaderConfigError(
                     f"{schema.__name__} has secret fields, which need Juju 3.0.3 or later"
                     f" (this is Juju {version})",
@@ -1066,9 +1065,7 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
             read=self._read,
             decode=self._decode,
             config=lambda relation: self._view(relation).config,
-            write=lambda relation, config: self._write(
-                relation, typing.cast("ConfigT", config), by_charm=False
-            ),
+            write=functools.partial(self._write, by_charm=False),
             generated=lambda: self._hook.generated,
             is_ours=self._secrets.is_ours,
             units_changed=lambda: setattr(self._hook, "rollout_changed", True),
@@ -1202,8 +1199,9 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
                 LeaderConfigError: as `update()` does.
         """
         relation = self._writable_relation()
-        current = self._writable_view(relation).config
-        draft = current.model_copy(deep=True) if current is not None else self._codec.validate({})
+        self._writable_view(relation)  # raises what a write would
+        current = self.get()  # its values generated in this hook are the charm's now
+        draft = current if current is not None else self._codec.validate({})
         yield draft
         self._write(relation, self._codec.revalidate(draft, {}))
 
@@ -1483,6 +1481,8 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
                 self.on.changed.emit(changed, self.revision)  # what its writes changed
         finally:
             if first or kind == "pre_commit":
+                if self._hook.generated:  # a later get() reads them published, or anew
+                    self._view_cache = None
                 self._hook = _Hook()
                 if self._rollouts is not None:
                     self._rollouts.end_hook()
@@ -1505,7 +1505,7 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
             changed = self._handled.take_pending()
             if changed is not None:
                 self.on.changed.emit(changed, self.revision)
-            elif first and self._hook.rollout_changed and self._acknowledge:
+            elif self._hook.rollout_changed and self._acknowledge:  # an ack in collect-status
                 self._hook.rollout_changed = False
                 self._rollouts.emit_applied()
             else:

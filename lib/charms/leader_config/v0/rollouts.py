@@ -16,7 +16,7 @@ from charms.leader_config.v0.leader_config import Rollout
 
 LIBID = "b27e5c1d9a4f4e3b8c6d0f2a1e9b7c54"
 LIBAPI = 0
-LIBPATCH = 2
+LIBPATCH = 3
 
 # The version of the interface between the core and its modules that this file needs.
 MODULE_API = 1
@@ -112,8 +112,10 @@ class Rollouts(ops.Object):
             self._stored.record = relation.data[self.model.unit].get(self._key, "")
             if not self._stored.record:
                 self.write(relation, None)
-        if isinstance(event, ops.LeaderElectedEvent):
-            self._stored.tally_valid = False  # a new leader may have missed records
+        if isinstance(event, ops.LeaderElectedEvent) or not leader:
+            # A new leader, or a follower that may lead again (even before its
+            # leader-elected hook), may miss records the leader saw: rebuild it then.
+            self._stored.tally_valid = False
         upgraded = isinstance(event, ops.UpgradeCharmEvent) and self._acknowledge
         if upgraded and self.read(relation, self.model.unit) in (None, -1):
             # A revision handled before acknowledgements were turned on gets no
