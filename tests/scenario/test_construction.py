@@ -121,6 +121,41 @@ def test_objects_on_different_relations_may_use_the_same_keys():
     ctx.run(ctx.on.install(), testing.State())
 
 
+class Token(pydantic.BaseModel):
+    token: pydantic.SecretStr | None = None
+
+
+def test_objects_whose_secrets_would_share_a_label_are_refused_naming_it():
+    meta = {**META, "peers": {"cluster": {"interface": "a"}, "cluster-tls": {"interface": "b"}}}
+
+    class Charm(ops.CharmBase):
+        def __init__(self, framework: ops.Framework):
+            super().__init__(framework)
+            self.first = LeaderConfig(self, "cluster", Token, prefix="tls-")
+            self.second = LeaderConfig(self, "cluster-tls", Token)
+
+    ctx = testing.Context(Charm, meta=meta, juju_version="3.6.4")
+    with pytest.raises(testing.errors.UncaughtCharmError) as caught:
+        ctx.run(ctx.on.install(), testing.State())
+    assert str(caught.value.__cause__) == (
+        "the Token LeaderConfig would share the secret label leader-config-cluster-tls with"
+        " the Token LeaderConfig; give one of them another prefix"
+    )
+
+
+def test_objects_without_secret_fields_claim_no_secret_label():
+    meta = {**META, "peers": {"cluster": {"interface": "a"}, "cluster-tls": {"interface": "b"}}}
+
+    class Charm(ops.CharmBase):
+        def __init__(self, framework: ops.Framework):
+            super().__init__(framework)
+            self.first = LeaderConfig(self, "cluster", Shared, prefix="tls-")
+            self.second = LeaderConfig(self, "cluster-tls", Token)
+
+    ctx = testing.Context(Charm, meta=meta, juju_version="3.6.4")
+    ctx.run(ctx.on.install(), testing.State())
+
+
 class Handle:
     """A class pydantic knows only as an arbitrary type."""
 

@@ -74,10 +74,8 @@ _SECRET_TYPES: tuple[type, ...] = tuple(
 )
 # A handler that writes on every `changed` would loop; stop re-emitting after this many.
 _MAX_EMITS_PER_HOOK = 8
-# The databag keys each charm's LeaderConfig objects use, by relation, to refuse overlaps.
-_KEYS_IN_USE: weakref.WeakKeyDictionary[ops.Framework, dict[str, dict[str, str]]] = (
-    weakref.WeakKeyDictionary()
-)
+# What each charm's LeaderConfig objects use (databag keys by relation, secret labels).
+_CLAIMED: weakref.WeakKeyDictionary[ops.Framework, dict[str, Any]] = weakref.WeakKeyDictionary()
 
 
 class LeaderConfigError(Exception):
@@ -1015,13 +1013,15 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
             raise TypeError(f"schema must be a pydantic model class, not {schema!r}")
         codec = Codec(schema, prefix, relation_name)
         self._own_keys = codec.own_keys(adopting=migrate is not None)
-        _claim_keys(charm.framework, codec, self._own_keys, f"the {schema.__name__} LeaderConfig")
+        owner = f"the {schema.__name__} LeaderConfig"
+        _claim(charm.framework, f"databag key(s) {{}} of {relation_name!r}", self._own_keys, owner)
         super().__init__(charm, f"{relation_name}:{prefix}")
         self._relation_name, self._prefix, self._codec = relation_name, prefix, codec
         self._acknowledge = acknowledge
         tail = re.sub(r"[^a-z0-9]+", "-", prefix.lower()).strip("-")
         self.secret_label = f"leader-config-{relation_name}" + (f"-{tail}" if tail else "")
-        if codec.content_keys:
+        if codec.content_keys:  # Juju refuses a second secret with the same label
+            _claim(charm.framework, "the secret label {}", [self.secret_label], owner)
             # Harness reports 0.0.0 unless the test sets JUJU_VERSION; Juju always sets it.
             if not (version := self.model.juju_version).has_secrets and str(version) != "0.0.0":
                 raise LeaderConfigError(
@@ -1535,16 +1535,16 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
             event.remove_revision()  # type: ignore[no-untyped-call, unused-ignore]
 
 
-def _claim_keys(framework: ops.Framework, codec: Codec[Any], keys: list[str], owner: str) -> None:
-    """Refuse an object whose databag keys overlap another's on the same relation."""
-    in_use = _KEYS_IN_USE.setdefault(framework, {}).setdefault(codec.relation_name, {})
-    clashes = sorted(set(keys) & in_use.keys())
+def _claim(framework: ops.Framework, what: str, names: list[str], owner: str) -> None:
+    """Refuse names another object of the charm has; `what` (`{}` the names) keeps them apart."""
+    in_use = _CLAIMED.setdefault(framework, {}).setdefault(what, {})
+    clashes = sorted(set(names) & in_use.keys())
     if clashes:
         raise ValueError(
-            f"{owner} would share databag key(s) {', '.join(clashes)} of"
-            f" {codec.relation_name!r} with {in_use[clashes[0]]}; give one of them another prefix"
+            f"{owner} would share {what.format(', '.join(clashes))} with {in_use[clashes[0]]};"
+            " give one of them another prefix"
         )
-    in_use.update(dict.fromkeys(keys, owner))
+    in_use.update(dict.fromkeys(names, owner))
 
 
 # The testing helpers of LIBPATCH 10 and earlier, now in charms.leader_config.v0.testing.
