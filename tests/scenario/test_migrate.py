@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import typing
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,6 +23,7 @@ from charms.leader_config.v0.leader_config import (
     NotReadyError,
     PendingFieldsError,
 )
+from cluster import Cluster as Application
 from conftest import META, app_data, peer, peer_of
 
 GENERATED: list[str] = []
@@ -675,3 +677,54 @@ def test_a_leader_that_does_not_yet_see_every_planned_unit_keeps_the_legacy_data
     assert LEGACY_SECRET.id in {s.id for s in out.secrets}
     if charm is SameKeysCharm:
         assert "leader-config-revision" not in app_data(out)  # not taken over
+
+
+class NewDeploymentCharm(AdoptingCharm):
+    """A revision with `migrate`, deployed anew: notes whether the config was published."""
+
+    calls: typing.ClassVar[list[bool]] = []
+    fails = False
+
+    def _from_legacy(self, relation: ops.Relation) -> Mapping[str, Any] | None:
+        published = "lc-leader-config-revision" in relation.data[self.app]
+        self.calls.append(published)
+        if self.fails and published:  # it reads a key the library took over, say
+            raise ValueError("cannot read the legacy data")
+        return super()._from_legacy(relation)
+
+
+@pytest.mark.modules
+def test_each_leader_calls_migrate_once_more_after_publishing_on_a_new_deployment_too():
+    NewDeploymentCharm.calls.clear()
+    cluster = Application(NewDeploymentCharm, META)
+    cluster.deploy(2)
+    assert NewDeploymentCharm.calls.count(True) == 1  # the first leader's retirement
+    NewDeploymentCharm.calls.clear()
+    cluster.elect(1)
+    cluster.settle()
+
+    def read(charm: NewDeploymentCharm) -> None:
+        charm.shared.get()
+
+    for _ in range(2):
+        cluster.run(1, "update-status", prepare=read)
+    assert NewDeploymentCharm.calls == [True]  # the new leader's retirement
+
+
+@pytest.mark.modules
+def test_a_migrate_that_raises_once_published_leaves_a_warning_in_every_hook(
+    caplog: pytest.LogCaptureFixture,
+):
+    class Failing(NewDeploymentCharm):
+        fails = True
+
+    cluster = Application(Failing, META)
+    cluster.deploy(1)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        for _ in range(2):
+            cluster.run(0, "update-status")
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == [
+        "LeaderConfig(relation_name='cluster', schema=Cluster, prefix='lc-'): legacy data"
+        " not retired yet: cannot read the legacy data"
+    ] * 2

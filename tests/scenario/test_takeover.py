@@ -195,6 +195,37 @@ def test_a_unit_that_leads_again_before_its_leader_elected_hook_takes_the_legacy
     }
 
 
+def test_a_value_written_by_hand_in_the_legacy_format_while_adopting_reaches_every_unit():
+    """Under the legacy keys the leader's writes wait; a value that cannot wait is hand-written."""
+    cluster = Cluster(OldRevision, META, app_data={"salt": "s4lt", "cluster-state": "existing"})
+    cluster.deploy(3)
+    cluster.upgrade(0, SameKeysCharm)
+    cluster.upgrade(1, SameKeysCharm)  # unit 2 still runs the old revision
+    cluster.settle()
+    read: list[Salted | None] = []
+
+    def write_by_hand(charm: ops.CharmBase) -> None:
+        assert isinstance(charm, SameKeysCharm)  # unit 0 runs the new revision
+        assert charm.shared.adopting
+        relation = charm.model.get_relation("cluster")
+        assert relation is not None
+        relation.data[charm.app]["cluster-state"] = "degraded"  # as the old revision writes
+        read.append(charm.shared.get())
+
+    cluster.run(0, "update-status", prepare=write_by_hand)
+    cluster.settle()
+    assert read == [Salted(salt="s4lt", state="degraded")]
+    assert cluster.changed_events(1)[-1] == frozenset({"state"})
+    assert cluster.app_data["cluster-state"] == "degraded"  # what unit 2 reads, raw
+    cluster.upgrade(2, SameKeysCharm)
+    cluster.settle()
+    assert cluster.app_data == {
+        "salt": '"s4lt"',
+        "state": '"degraded"',
+        "leader-config-revision": "1",
+    }
+
+
 class PrefixedCharm(ops.CharmBase):
     """Adopts `salt` and `cluster-state` under new keys (`v2-...`)."""
 
