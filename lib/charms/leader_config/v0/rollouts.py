@@ -112,9 +112,9 @@ class Rollouts(ops.Object):
             self._stored.record = relation.data[self.model.unit].get(self._key, "")
             if not self._stored.record:
                 self.write(relation, None)
-        if isinstance(event, ops.LeaderElectedEvent) or not leader:
-            # A new leader, or a follower that may lead again (even before its
-            # leader-elected hook), may miss records the leader saw: rebuild it then.
+        # A new leader, or a follower that may lead again (even before its leader-elected
+        # hook), may miss records the leader saw: it rebuilds its tally then.
+        if self._stored.tally_valid and (isinstance(event, ops.LeaderElectedEvent) or not leader):
             self._stored.tally_valid = False
         upgraded = isinstance(event, ops.UpgradeCharmEvent) and self._acknowledge
         if upgraded and self.read(relation, self.model.unit) in (None, -1):
