@@ -186,15 +186,30 @@ class WithAliasOfAnotherField(pydantic.BaseModel):
     replicas: int = pydantic.Field(default=2, alias="port")
 
 
+class WithAliasNamingAnotherField(pydantic.BaseModel):
+    """Different keys, but pydantic fills `replicas` from `count`'s key by name."""
+
+    model_config = pydantic.ConfigDict(populate_by_name=True)
+    count: int = pydantic.Field(default=1, alias="replicas")
+    replicas: int = pydantic.Field(default=2, alias="wanted-replicas")
+
+
+class WithSharedAlias(pydantic.BaseModel):
+    first: int = pydantic.Field(default=1, alias="size")
+    second: int = pydantic.Field(default=2, alias="size")
+
+
 @pytest.mark.parametrize(
     ("schema", "field", "reason"),
     [
         (WithCallable, "hook", "no JSON form"),
         (WithArbitraryClass, "handle", "cannot carry Handle values"),
         (WithBinaryDefault, "blob", "has no JSON form"),
-        (WithEmptyAlias, "name", "an empty alias cannot name a databag key"),
+        (WithEmptyAlias, "name", "the alias '' is empty or another field's name"),
         (WithHugeSecretDefault, "token", "Juju secrets hold at most 5120 bytes per value"),
-        (WithAliasOfAnotherField, "replicas", "the databag key 'port' is the key of"),
+        (WithAliasOfAnotherField, "replicas", "the alias 'port' is empty or another field's"),
+        (WithAliasNamingAnotherField, "count", "the alias 'replicas' is empty or another"),
+        (WithSharedAlias, "second", "the databag key 'size' is the key of WithSharedAlias.first"),
     ],
     ids=[
         "callable",
@@ -202,7 +217,9 @@ class WithAliasOfAnotherField(pydantic.BaseModel):
         "non-utf8-bytes-default",
         "empty-alias",
         "huge-secret",
-        "two-fields-one-key",
+        "alias-of-another-field",
+        "alias-naming-another-field",
+        "two-fields-one-alias",
     ],
 )
 def test_a_schema_the_wire_format_cannot_carry_is_refused_at_construction_naming_the_field(

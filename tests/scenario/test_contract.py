@@ -11,6 +11,7 @@ from typing import Any
 
 import ops
 import pydantic
+import pydantic_core
 import pytest
 import typing_extensions
 from ops import testing
@@ -883,3 +884,28 @@ def test_a_changed_event_handler_sees_the_revision_of_the_view():
     )
     (event,) = [e for e in ctx.emitted_events if isinstance(e, LeaderConfigChangedEvent)]
     assert event.revision == 1
+
+
+class OddReplicas(pydantic.BaseModel):
+    token: pydantic.SecretStr | None = None
+    replicas: int = 1
+
+    @pydantic.field_validator("replicas")
+    @classmethod
+    def _odd(cls, value: int) -> int:
+        if value % 2 == 0:
+            raise pydantic_core.PydanticCustomError("even", "replicas must be odd, not {n}")
+        return value
+
+
+def test_a_validators_own_error_type_is_pydantics_error_with_secret_fields_too():
+    def write(charm: Any) -> None:
+        with pytest.raises(pydantic.ValidationError) as caught:
+            charm.shared.update(replicas=2, token=["not text"])
+        errors = [(e["loc"], e["type"], e["msg"], e["input"]) for e in caught.value.errors()]
+        assert sorted(errors) == [
+            (("replicas",), "even", "replicas must be odd, not {n}", 2),
+            (("token",), "string_type", "Input should be a valid string", "**********"),
+        ]
+
+    _run(_charm(OddReplicas), testing.State(leader=True, relations={peer()}), write)

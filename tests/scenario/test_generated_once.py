@@ -277,3 +277,22 @@ def test_values_read_after_the_leaders_publish_at_the_end_of_the_hook_are_publis
     published = config_from_state(run(), "cluster", Cluster)
     assert published is not None
     assert ReadsInCollectStatus.handed_out == [published.admin_password.get_secret_value()]
+
+
+class ChecksAdoptingTwice(GeneratingCharm):
+    """Looks at `adopting` in its handler and again when it sets its status."""
+
+    def __init__(self, framework: ops.Framework):
+        super().__init__(framework)
+        framework.observe(self.on.update_status, self._check)
+        framework.observe(self.on.collect_unit_status, self._check)
+
+    def _check(self, _: ops.EventBase) -> None:
+        assert self.shared.adopting
+
+
+def test_a_value_generated_in_a_hook_is_generated_once_however_often_the_hook_reads():
+    ctx = testing.Context(ChecksAdoptingTwice, meta=META, juju_version="3.6.4")
+    state = testing.State(leader=True, relations={peer({"cluster-state": "existing"})})
+    ctx.run(ctx.on.update_status(), state)
+    assert GENERATED == ["password"]

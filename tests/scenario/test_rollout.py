@@ -22,7 +22,7 @@ from charms.leader_config.v0.leader_config import (
     Rollout,
 )
 from charms.leader_config.v0.testing import published_state
-from cluster import JUJU_UNIT_KEYS, Cluster
+from cluster import HOOKCMDS, JUJU_UNIT_KEYS, Cluster
 from conftest import (
     META,
     Shared,
@@ -699,3 +699,23 @@ def test_the_leaders_acknowledgement_in_a_collect_status_handler_fires_applied_i
     )
     assert peer_of(out).local_unit_data[RECORD] == json.dumps({"applied": 1})
     assert _applied_events(ctx) == [1]
+
+
+def _goal_state_calls(cluster: Cluster[Any], hook: str) -> int:
+    before = cluster.goal_state_calls
+    cluster.run(0, hook)
+    return cluster.goal_state_calls - before
+
+
+@pytest.mark.modules
+@pytest.mark.skipif(HOOKCMDS is None, reason="goal-state through ops.hookcmds (ops 3.x)")
+@pytest.mark.parametrize(("hook", "calls"), [("update-status", 1), ("config-changed", 0)])
+def test_a_leader_that_acknowledges_in_collect_status_asks_goal_state_only_where_it_matters(
+    hook: str, calls: int
+):
+    cluster = Cluster(AcknowledgesWhenItSetsItsStatus, META)
+    cluster.deploy(2)
+    cluster.add_unit(join=False)  # planned, not in the relation yet: applied waits for it
+    cluster.run(0, "update-status", prepare=lambda c: c.shared.update(log_level="debug"))
+    cluster.settle()
+    assert _goal_state_calls(cluster, hook) == calls

@@ -374,8 +374,10 @@ class Codec(Generic[ConfigT]):
                 f"{where}: LeaderConfig supports plain fields and Field(alias=...), not"
                 " exclude, validation_alias or serialization_alias"
             )
-        if field.alias == "":
-            raise ValueError(f"{where}: an empty alias cannot name a databag key")
+        if field.alias == "" or (field.alias != name and field.alias in self.schema.model_fields):
+            raise ValueError(
+                f"{where}: the alias {field.alias!r} is empty or another field's name"
+            )
         if _is_secret_field(field.annotation):
             if isinstance(field.default, pydantic.SecretStr):
                 self.check_secret_size({name: field.default.get_secret_value()})
@@ -575,9 +577,10 @@ class Codec(Generic[ConfigT]):
             ]
             try:  # its text shows no input: a mask's would contradict the error's type
                 masked = type(e).from_exception_data(e.title, details, hide_input=True)
-            except (KeyError, TypeError, ValueError):  # an error type pydantic cannot rebuild
-                reasons = "; ".join(f"{d['loc']}: {d['msg']}" for d in details)
-                raise ValueError(f"invalid {e.title}: {reasons}") from None
+            except (KeyError, TypeError, ValueError):  # a validator's own error type, say
+                for d in details:  # rebuilt with its type and message as they are
+                    d["type"] = pydantic_core.PydanticCustomError(d["type"], d["msg"])
+                masked = type(e).from_exception_data(e.title, details, hide_input=True)
             raise masked from None
 
     def revalidate(self, config: ConfigT | None, changes: Mapping[str, Any]) -> ConfigT:
@@ -770,10 +773,9 @@ class _SecretStore:
             changes[self._codec.secret_id_key] = ""  # deletes the key
             self._cache = None
             return _SecretChange(changes, _nothing, secret.remove_all_revisions)
-        old = secret
         secret.set_content(wanted)
         self._cache = (self._id_of(secret), stamp, secret, wanted)
-        return _SecretChange(changes, lambda: old.set_content(current), _nothing)
+        return _SecretChange(changes, functools.partial(secret.set_content, current), _nothing)
 
     @staticmethod
     def _id_of(secret: ops.Secret) -> str:
@@ -926,11 +928,10 @@ def _module(name: str, feature: str) -> Any:
         module = importlib.import_module(f"{package}.{name}")
     except ModuleNotFoundError:
         needs = dict.fromkeys(("rollouts", name))  # adoption.py uses rollouts.py
-        files = " and ".join(
-            f"{n}.py" for n in needs if not importlib.util.find_spec(f"{package}.{n}")
-        )
-        if not files:
+        missing = [n for n in needs if not importlib.util.find_spec(f"{package}.{n}")]
+        if not missing:
             raise  # another module is missing
+        files = " and ".join(f"{n}.py" for n in missing)
         where = f"lib/charms/leader_config/v0/{files} beside leader_config.py"
         raise ImportError(f"{feature} needs {where}: {_FETCH.format(files)}") from None
     if module.MODULE_API < MIN_MODULE_API:
@@ -1041,13 +1042,12 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         self._adoption: Any = None
         if acknowledge or migrate is not None:
             self._load_modules(charm, migrate, acknowledge)
-        peer_events = charm.on[relation_name]
+        peer = charm.on[relation_name]
         # The hooks in which the app databag can first show a change (and a new leader
         # or a new schema can find keys missing).
-        for event in (peer_events.relation_created, peer_events.relation_changed):
+        for event in (peer.relation_created, peer.relation_changed, charm.on.leader_elected):
             self.framework.observe(event, self._on_hook)
-        for event in (charm.on.leader_elected, charm.on.upgrade_charm):
-            self.framework.observe(event, self._on_hook)
+        self.framework.observe(charm.on.upgrade_charm, self._on_hook)
         # After the charm's handlers in every hook: the leader publishes what it found
         # missing, and every unit emits what it owes (see _on_end_of_hook).
         for event in (charm.on.collect_app_status, charm.on.collect_unit_status):
@@ -1199,9 +1199,11 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
                 LeaderConfigError: as `update()` does.
         """
         relation = self._writable_relation()
-        self._writable_view(relation)  # raises what a write would
-        current = self.get()  # its values generated in this hook are the charm's now
-        draft = current if current is not None else self._codec.validate({})
+        view = self._writable_view(relation)
+        if view.publish and self._hook.generated:  # the copy holds values generated here
+            self._hook.publish = self._hook.handed_out = True
+        current = view.config
+        draft = current.model_copy(deep=True) if current is not None else self._codec.validate({})
         yield draft
         self._write(relation, self._codec.revalidate(draft, {}))
 
@@ -1219,8 +1221,7 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         Raises:
             RuntimeError: if the object was made without `acknowledge=True`.
         """
-        rollout: Rollout = self._rollouts_on().rollout()
-        return rollout
+        return typing.cast("Rollout", self._rollouts_on().rollout())
 
     def _rollouts_on(self) -> Any:
         if not self._acknowledge:
@@ -1337,6 +1338,7 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         plain, values = codec.encode(config), codec.secret_values(config)
         codec.check_secret_size(values)
         config = codec.read_back(plain, values)  # exactly what followers will read
+        plain = codec.encode(config)  # a value coerced in a nested model, as they read it
         changes = {codec.keys[n]: v for n, v in plain.items() if raw.get(codec.keys[n]) != v}
         secret = _SecretChange({}, _nothing, _nothing)
         if codec.content_keys:
@@ -1480,10 +1482,8 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
             elif (changed := self._handled.take_pending()) is not None:
                 self.on.changed.emit(changed, self.revision)  # what its writes changed
         finally:
-            if first or kind == "pre_commit":
-                if self._hook.generated:  # a later get() reads them published, or anew
-                    self._view_cache = None
-                self._hook = _Hook()
+            if first or kind == "pre_commit":  # a later get() hands out the values generated
+                self._hook = _Hook(generated=self._hook.generated if first else {})
                 if self._rollouts is not None:
                     self._rollouts.end_hook()
 

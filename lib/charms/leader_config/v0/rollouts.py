@@ -67,9 +67,8 @@ class Rollouts(ops.Object):
         revision = self._host.owner.revision
         if relation is None or revision is None:
             return
-        self.write(relation, revision)
-        if self.model.unit.is_leader():
-            self._host.units_changed()
+        if self.write(relation, revision) and self.model.unit.is_leader():
+            self._host.units_changed()  # a new record: the rollout may be complete
 
     def rollout(self) -> Rollout:
         """How far the revision of this unit's view has rolled out (`LeaderConfig.rollout`)."""
@@ -128,15 +127,16 @@ class Rollouts(ops.Object):
         unit = event.unit if leader and isinstance(event, ops.RelationChangedEvent) else None
         return unit is not None and unit != self.model.unit and self.note(relation, unit)
 
-    def write(self, relation: ops.Relation, applied: int | None) -> None:
-        """Write this unit's record, unless it already holds the same."""
+    def write(self, relation: ops.Relation, applied: int | None) -> bool:
+        """Write this unit's record, unless it already holds the same; return whether it did."""
         record = json.dumps({} if applied is None else {"applied": applied})
         if record == self._stored.record:
-            return
+            return False
         relation.data[self.model.unit].update({self._key: record})
         self._stored.record = record
         if self._stored.tally_valid:
             self._stored.tally = {**self._stored.tally, self.model.unit.name: _applied(applied)}
+        return True
 
     def read(self, relation: ops.Relation, unit: ops.Unit) -> int | None:
         """The revision `unit` applied (-1 for none yet), or None if it has no record."""
