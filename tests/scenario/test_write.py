@@ -322,28 +322,3 @@ def test_an_edit_that_fails_writes_nothing_and_leaves_nothing_to_publish(how: st
             _failing_edit(mgr.charm.shared, how)
         out = mgr.run()
     assert app_data(out) == {}
-
-
-class Endpoint(pydantic.BaseModel):
-    host: str = "10.0.0.1"
-    port: int = 5432
-
-
-class Topology(pydantic.BaseModel):
-    primary: Endpoint = Endpoint()
-
-
-class TopologyCharm(ops.CharmBase):
-    def __init__(self, framework: ops.Framework):
-        super().__init__(framework)
-        self.shared = LeaderConfig(self, "cluster", Topology)
-
-
-def test_a_write_publishes_a_nested_value_as_followers_read_it_so_the_same_meaning_is_no_change():
-    ctx = testing.Context(TopologyCharm, meta=META)
-    before = ctx.run(ctx.on.leader_elected(), testing.State(leader=True, relations={peer()}))
-    with ctx(ctx.on.update_status(), before) as mgr:
-        with mgr.charm.shared.edit() as cfg:
-            cfg.primary.port = "5432"  # pyright: ignore[reportAttributeAccessIssue]
-        out = mgr.run()
-    assert app_data(out) == app_data(before)  # `5432`, at the same revision

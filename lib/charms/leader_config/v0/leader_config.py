@@ -1338,7 +1338,6 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         plain, values = codec.encode(config), codec.secret_values(config)
         codec.check_secret_size(values)
         config = codec.read_back(plain, values)  # exactly what followers will read
-        plain = codec.encode(config)  # a value coerced in a nested model, as they read it
         changes = {codec.keys[n]: v for n, v in plain.items() if raw.get(codec.keys[n]) != v}
         secret = _SecretChange({}, _nothing, _nothing)
         if codec.content_keys:
