@@ -156,6 +156,23 @@ def test_objects_without_secret_fields_claim_no_secret_label():
     ctx.run(ctx.on.install(), testing.State())
 
 
+class Swapped(pydantic.BaseModel):
+    """A rename that keeps each key: pydantic reads these by alias only."""
+
+    leader_host: str = pydantic.Field(default="a", alias="primary")
+    primary: str = pydantic.Field(default="b", alias="replica")
+
+
+def test_an_alias_that_is_another_fields_name_is_accepted_in_a_model_read_by_alias_only():
+    ctx = testing.Context(_charm_with("cluster", Swapped), meta=META)
+    relation = peer({"primary": '"host-1"', "replica": '"host-2"', "leader-config-revision": "1"})
+    with ctx(ctx.on.update_status(), testing.State(relations={relation})) as mgr:
+        shared: LeaderConfig[Swapped] = getattr(mgr.charm, "shared")  # noqa: B009
+        config = shared.get()
+        mgr.run()
+    assert config == Swapped.model_validate({"primary": "host-1", "replica": "host-2"})
+
+
 class Handle:
     """A class pydantic knows only as an arbitrary type."""
 
@@ -207,7 +224,7 @@ class WithSharedAlias(pydantic.BaseModel):
         (WithBinaryDefault, "blob", "has no JSON form"),
         (WithEmptyAlias, "name", "the alias '' is empty or another field's name"),
         (WithHugeSecretDefault, "token", "Juju secrets hold at most 5120 bytes per value"),
-        (WithAliasOfAnotherField, "replicas", "the alias 'port' is empty or another field's"),
+        (WithAliasOfAnotherField, "replicas", "the databag key 'port' is the key of"),
         (WithAliasNamingAnotherField, "count", "the alias 'replicas' is empty or another"),
         (WithSharedAlias, "second", "the databag key 'size' is the key of WithSharedAlias.first"),
     ],

@@ -276,3 +276,43 @@ def test_config_from_harness_is_none_without_the_peer_relation():
     harness.begin()
     assert config_from_harness(harness, "cluster", Tokened) is None
     harness.cleanup()
+
+
+class WithClusterId(pydantic.BaseModel):
+    log_level: str = "info"
+    cluster_id: str = pydantic.Field(default_factory=lambda: f"id-{len(CLUSTER_IDS)}")
+
+
+CLUSTER_IDS: list[str] = []
+
+
+class ReadsInEveryHook(ops.CharmBase):
+    def __init__(self, framework: ops.Framework):
+        super().__init__(framework)
+        self.shared = LeaderConfig(self, "cluster", WithClusterId)
+        framework.observe(self.on.config_changed, self._read)
+        framework.observe(self.on.update_status, self._read)
+
+    def _read(self, _: ops.EventBase) -> None:
+        cfg = self.shared.get()
+        if cfg is not None:
+            CLUSTER_IDS.append(cfg.cluster_id)
+
+
+def test_a_leader_that_steps_down_after_reading_only_stored_generated_values_fails_no_hook():
+    """Under Harness each `evaluate_status()` ends a hook; a value generated earlier is stored."""
+    CLUSTER_IDS.clear()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        harness = Harness(ReadsInEveryHook, meta=META)
+    relation = harness.add_relation("cluster", "leader-config-tester")
+    harness.set_leader(True)
+    harness.begin()
+    harness.charm.on.config_changed.emit()  # generates the cluster id, hands it out
+    harness.evaluate_status()  # publishes it
+    harness.update_relation_data(relation, "leader-config-tester", {"log_level": ""})
+    harness.charm.on.update_status.emit()  # a default to publish, nothing generated
+    harness.set_leader(False)
+    harness.evaluate_status()  # a refused publish of a default: a warning, not a failure
+    assert CLUSTER_IDS == ["id-0", "id-0"]
+    harness.cleanup()

@@ -719,3 +719,26 @@ def test_a_leader_that_acknowledges_in_collect_status_asks_goal_state_only_where
     cluster.run(0, "update-status", prepare=lambda c: c.shared.update(log_level="debug"))
     cluster.settle()
     assert _goal_state_calls(cluster, hook) == calls
+
+
+class AcknowledgesInEveryHook(AckCharm):
+    """Acknowledges what it applied in update-status too, as a reconciler does."""
+
+    def __init__(self, framework: ops.Framework):
+        super().__init__(framework)
+        framework.observe(self.on.update_status, self._on_changed)
+
+
+@pytest.mark.modules
+def test_a_unit_that_leads_again_looks_at_the_rollout_in_a_hook_in_which_it_acknowledges():
+    cluster = Cluster(AcknowledgesInEveryHook, META)
+    cluster.deploy(3)
+    cluster.elect(1)
+    cluster.run(1, "update-status", prepare=lambda c: c.shared.update(log_level="debug"))
+    cluster.deliver(0)  # unit 0, following, applies and acknowledges revision 2
+    cluster.elect(0, run_hook=False)  # it leads again; its leader-elected is queued
+    for unit in (1, 2):  # the others acknowledge revision 2; unit 0's hooks stay queued
+        while cluster.pending(unit):
+            cluster.deliver(unit)
+    cluster.run(0, "update-status")  # it acknowledges again: its record is unchanged
+    assert cluster.state(0).unit_status == ops.ActiveStatus("applied 2")

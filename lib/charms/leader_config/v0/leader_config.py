@@ -374,7 +374,10 @@ class Codec(Generic[ConfigT]):
                 f"{where}: LeaderConfig supports plain fields and Field(alias=...), not"
                 " exclude, validation_alias or serialization_alias"
             )
-        if field.alias == "" or (field.alias != name and field.alias in self.schema.model_fields):
+        config, fields = self.schema.model_config, self.schema.model_fields
+        # Validated by name as well, a field named like another's alias would take its value.
+        by_name = config.get("populate_by_name") or config.get("validate_by_name")
+        if field.alias == "" or (by_name and field.alias != name and field.alias in fields):
             raise ValueError(
                 f"{where}: the alias {field.alias!r} is empty or another field's name"
             )
@@ -1106,7 +1109,7 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
             raise view.error
         if view.publish:
             self._hook.publish = True
-            self._hook.handed_out |= bool(self._hook.generated)
+            self._hook.handed_out |= self._holds_unstored(relation)
         return None if view.config is None else view.config.model_copy(deep=True)
 
     @property
@@ -1200,7 +1203,7 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         """
         relation = self._writable_relation()
         view = self._writable_view(relation)
-        if view.publish and self._hook.generated:  # the copy holds values generated here
+        if view.publish and self._holds_unstored(relation):  # the charm holds them now
             self._hook.publish = self._hook.handed_out = True
         current = view.config
         draft = current.model_copy(deep=True) if current is not None else self._codec.validate({})
@@ -1289,20 +1292,19 @@ class LeaderConfig(ops.Object, Generic[ConfigT]):
         """Decode `raw`, missing fields taking defaults (generated ones once per hook)."""
         return self._codec.decode(raw, self._secrets.values(raw), self._hook.generated)
 
+    def _holds_unstored(self, relation: ops.Relation) -> bool:
+        """Whether the leader's view holds values generated in this hook and not stored."""
+        raw = self._read(relation)
+        return any(self._codec.keys[name] not in raw for name in self._hook.generated)
+
     def _writable_relation(self) -> ops.Relation:
-        relation = self._relation()
+        relation, name = self._relation(), self._relation_name
         if relation is None:
-            raise NotReadyError(
-                f"cannot write the shared config yet: the {self._relation_name!r} peer"
-                " relation does not exist (it is created after install)",
-                relation_name=self._relation_name,
-            )
+            gone = f"cannot write the shared config yet: the {name!r} peer relation does not"
+            raise NotReadyError(f"{gone} exist (it is created after install)", relation_name=name)
         if not self.model.unit.is_leader():
-            raise NotLeaderError(
-                f"{self.model.unit.name} is not the leader: only the leader can write"
-                f" the shared config in {self._relation_name!r}",
-                relation_name=self._relation_name,
-            )
+            who = f"{self.model.unit.name} is not the leader: only the leader can write"
+            raise NotLeaderError(f"{who} the shared config in {name!r}", relation_name=name)
         return relation
 
     def _writable_view(self, relation: ops.Relation) -> _View[ConfigT]:

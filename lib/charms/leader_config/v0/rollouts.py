@@ -67,8 +67,9 @@ class Rollouts(ops.Object):
         revision = self._host.owner.revision
         if relation is None or revision is None:
             return
-        if self.write(relation, revision) and self.model.unit.is_leader():
-            self._host.units_changed()  # a new record: the rollout may be complete
+        stale = not self._stored.tally_valid  # it leads again, before its leader-elected?
+        if (self.write(relation, revision) or stale) and self.model.unit.is_leader():
+            self._host.units_changed()  # a new record or tally: the rollout may be complete
 
     def rollout(self) -> Rollout:
         """How far the revision of this unit's view has rolled out (`LeaderConfig.rollout`)."""
