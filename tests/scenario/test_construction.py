@@ -156,6 +156,24 @@ def test_objects_without_secret_fields_claim_no_secret_label():
     ctx.run(ctx.on.install(), testing.State())
 
 
+@pytest.mark.skipif(
+    "validate_by_name" not in pydantic.ConfigDict.__annotations__,
+    reason="validate_by_name is new in pydantic 2.11",
+)
+def test_an_alias_that_is_another_fields_name_is_refused_where_pydantic_validates_by_name():
+    class ByName(pydantic.BaseModel):
+        model_config = pydantic.ConfigDict(validate_by_name=True)  # pyright: ignore[reportCallIssue]
+        count: int = pydantic.Field(default=1, alias="replicas")
+        replicas: int = pydantic.Field(default=2, alias="wanted-replicas")
+
+    ctx = testing.Context(_charm_with("cluster", ByName), meta=META)
+    with pytest.raises(testing.errors.UncaughtCharmError) as caught:
+        ctx.run(ctx.on.install(), testing.State())
+    assert str(caught.value.__cause__) == (
+        "ByName.count: the alias 'replicas' is empty or another field's name"
+    )
+
+
 class Swapped(pydantic.BaseModel):
     """A rename that keeps each key: pydantic reads these by alias only."""
 
