@@ -125,18 +125,23 @@ class Token(pydantic.BaseModel):
     token: pydantic.SecretStr | None = None
 
 
-def test_objects_whose_secrets_would_share_a_label_are_refused_naming_it():
+def _run_tls_and_cluster_tls(schema: type[pydantic.BaseModel]) -> None:
+    """Install a charm with prefix `tls-` on `cluster`, and a `Token` object on `cluster-tls`."""
     meta = {**META, "peers": {"cluster": {"interface": "a"}, "cluster-tls": {"interface": "b"}}}
 
     class Charm(ops.CharmBase):
         def __init__(self, framework: ops.Framework):
             super().__init__(framework)
-            self.first = LeaderConfig(self, "cluster", Token, prefix="tls-")
+            self.first = LeaderConfig(self, "cluster", schema, prefix="tls-")
             self.second = LeaderConfig(self, "cluster-tls", Token)
 
     ctx = testing.Context(Charm, meta=meta, juju_version="3.6.4")
+    ctx.run(ctx.on.install(), testing.State())
+
+
+def test_objects_whose_secrets_would_share_a_label_are_refused_naming_it():
     with pytest.raises(testing.errors.UncaughtCharmError) as caught:
-        ctx.run(ctx.on.install(), testing.State())
+        _run_tls_and_cluster_tls(Token)
     assert str(caught.value.__cause__) == (
         "the Token LeaderConfig would share the secret label leader-config-cluster-tls with"
         " the Token LeaderConfig; give one of them another prefix"
@@ -144,16 +149,7 @@ def test_objects_whose_secrets_would_share_a_label_are_refused_naming_it():
 
 
 def test_objects_without_secret_fields_claim_no_secret_label():
-    meta = {**META, "peers": {"cluster": {"interface": "a"}, "cluster-tls": {"interface": "b"}}}
-
-    class Charm(ops.CharmBase):
-        def __init__(self, framework: ops.Framework):
-            super().__init__(framework)
-            self.first = LeaderConfig(self, "cluster", Shared, prefix="tls-")
-            self.second = LeaderConfig(self, "cluster-tls", Token)
-
-    ctx = testing.Context(Charm, meta=meta, juju_version="3.6.4")
-    ctx.run(ctx.on.install(), testing.State())
+    _run_tls_and_cluster_tls(Shared)
 
 
 @pytest.mark.skipif(

@@ -654,13 +654,19 @@ def test_an_upgrade_that_turns_acknowledgements_on_completes_the_rollout_of_the_
     assert cluster.state(0).unit_status == ops.ActiveStatus("applied 1")
 
 
-@pytest.mark.modules
-def test_a_unit_that_leads_again_before_its_leader_elected_hook_counts_what_it_saw_following():
-    cluster = Cluster(AckCharm, META)
+def _revision_2_acknowledged_by_unit_0_following(charm: type[AckCharm]) -> Cluster[AckCharm]:
+    """Unit 1 leads and writes revision 2; unit 0, following, applies and acknowledges it."""
+    cluster = Cluster(charm, META)
     cluster.deploy(3)
     cluster.elect(1)
     cluster.run(1, "update-status", prepare=lambda c: c.shared.update(log_level="debug"))
-    cluster.deliver(0)  # unit 0, following, applies and acknowledges revision 2
+    cluster.deliver(0)
+    return cluster
+
+
+@pytest.mark.modules
+def test_a_unit_that_leads_again_before_its_leader_elected_hook_counts_what_it_saw_following():
+    cluster = _revision_2_acknowledged_by_unit_0_following(AckCharm)
     cluster.deliver(1)  # the leader, unit 1, sees it
     cluster.elect(0, run_hook=False)  # unit 0 leads again; its leader-elected is queued
     while cluster.pending(2):
@@ -731,11 +737,7 @@ class AcknowledgesInEveryHook(AckCharm):
 
 @pytest.mark.modules
 def test_a_unit_that_leads_again_looks_at_the_rollout_in_a_hook_in_which_it_acknowledges():
-    cluster = Cluster(AcknowledgesInEveryHook, META)
-    cluster.deploy(3)
-    cluster.elect(1)
-    cluster.run(1, "update-status", prepare=lambda c: c.shared.update(log_level="debug"))
-    cluster.deliver(0)  # unit 0, following, applies and acknowledges revision 2
+    cluster = _revision_2_acknowledged_by_unit_0_following(AcknowledgesInEveryHook)
     cluster.elect(0, run_hook=False)  # it leads again; its leader-elected is queued
     for unit in (1, 2):  # the others acknowledge revision 2; unit 0's hooks stay queued
         while cluster.pending(unit):

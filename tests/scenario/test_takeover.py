@@ -133,6 +133,8 @@ class SameKeysCharm(ops.CharmBase):
 
 
 RECORD = {"leader-config-unit": "{}"}  # what a unit on the new revision writes
+# The legacy keys once taken over: the same values, JSON-encoded, at revision 1.
+TAKEN_OVER = {"salt": '"s4lt"', "state": '"existing"', "leader-config-revision": "1"}
 
 
 def test_the_last_unit_on_the_old_revision_removed_completes_the_takeover_as_an_upgrade_does():
@@ -147,11 +149,7 @@ def test_the_last_unit_on_the_old_revision_removed_completes_the_takeover_as_an_
     state = dataclasses.replace(out, relations={departed})
     ctx = testing.Context(SameKeysCharm, meta=META)
     out = ctx.run(ctx.on.relation_departed(departed, remote_unit=2, departing_unit=2), state)
-    assert app_data(out) == {
-        "salt": '"s4lt"',
-        "state": '"existing"',
-        "leader-config-revision": "1",
-    }
+    assert app_data(out) == TAKEN_OVER
 
 
 @pytest.mark.parametrize("peers", [(), (1,)], ids=["alone", "with-upgraded-peer"])
@@ -167,11 +165,7 @@ def test_a_leader_that_reads_the_config_before_the_library_sees_the_hook_retires
     with ctx(ctx.on.upgrade_charm(), testing.State(leader=True, relations={relation})) as mgr:
         assert mgr.charm.shared.get() == Salted(salt="s4lt", state="existing")
         out = mgr.run()
-    assert app_data(out) == {
-        "salt": '"s4lt"',
-        "state": '"existing"',
-        "leader-config-revision": "1",
-    }
+    assert app_data(out) == TAKEN_OVER
 
 
 class OldRevision(ops.CharmBase):
@@ -188,11 +182,7 @@ def test_a_unit_that_leads_again_before_its_leader_elected_hook_takes_the_legacy
     cluster.elect(0, run_hook=False)  # unit 0 leads again; its leader-elected is queued
     cluster.upgrade(1, SameKeysCharm)  # the last unit on the old revision
     cluster.run(0, "relation-changed", remote=1)  # unit 1's record reaches the leader
-    assert cluster.app_data == {
-        "salt": '"s4lt"',
-        "state": '"existing"',
-        "leader-config-revision": "1",
-    }
+    assert cluster.app_data == TAKEN_OVER
 
 
 def test_a_value_written_by_hand_in_the_legacy_format_while_adopting_reaches_every_unit():
@@ -503,8 +493,4 @@ def test_a_planned_unit_removed_before_it_joined_holds_the_takeover_back_no_long
         if reads:  # a reconciler reads the config in every hook, before its end
             assert mgr.charm.shared.get() == Salted(salt="s4lt", state="existing")
         out = mgr.run()
-    assert app_data(out) == {
-        "salt": '"s4lt"',
-        "state": '"existing"',
-        "leader-config-revision": "1",
-    }
+    assert app_data(out) == TAKEN_OVER
